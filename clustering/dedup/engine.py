@@ -1,0 +1,301 @@
+"""Near-duplicate detection over a batch of articles, incremental against what is stored.
+
+Stages, each a pure function of its inputs:
+
+1. :func:`fingerprint_batch` -- normalise each article's title + body, hash the normalised text
+   (exact repeats), shingle it (word shingles, or character n-grams for short texts) and compute
+   MinHash signatures in one vectorised pass.
+2. :func:`find_edges` -- exact repeats by content hash first (cheap), then MinHash LSH candidate
+   pairs for the rest, each **verified** by the exact Jaccard similarity of the two shingle sets
+   before it becomes an edge, so an unrelated item cannot be chained in through a bad candidate.
+3. :func:`assign_groups` -- union-find over the verified edges and the groups already stored;
+   each group's id is the id of its earliest-ingested member, so ids stay stable as groups grow.
+4. :func:`choose_representative` -- earliest published; ties: longest text, then input order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from clustering.dedup.lsh import CandidateIndex, bands_rows
+from clustering.dedup.minhash import signatures
+from clustering.dedup.shingles import ShingleParams, jaccard, shingle_batch
+from clustering.normalise import normalise, tokens
+from clustering.records import Article
+
+
+@dataclass(frozen=True)
+class DedupParams:
+    """Near-duplicate detection settings (defaults chosen on the shared data; see
+    ``benchmarks/RESULTS.md``).
+
+    Attributes:
+        threshold: Jaccard threshold for word-shingled texts (bodies).
+        char_threshold: Jaccard threshold for character-shingled short texts (headlines).
+        num_perm: MinHash signature length.
+        seed: MinHash permutation seed.
+        shingles: shingle sizes and the short-text cut-off.
+    """
+
+    threshold: float = 0.5
+    char_threshold: float = 0.6
+    num_perm: int = 128
+    seed: int = 1
+    shingles: ShingleParams = field(default_factory=ShingleParams)
+
+    def threshold_for(self, kind: str) -> float:
+        """The Jaccard threshold of a shingle kind ("word" or "char")."""
+        return self.char_threshold if kind == "char" else self.threshold
+
+    def as_dict(self) -> dict:
+        """Flat dict for the run log, with the LSH bands/rows each threshold gives."""
+        wb, wr = bands_rows(self.threshold, self.num_perm)
+        cb, cr = bands_rows(self.char_threshold, self.num_perm)
+        return {
+            "threshold": self.threshold, "char_threshold": self.char_threshold,
+            "num_perm": self.num_perm, "seed": self.seed, "word_k": self.shingles.word_k,
+            "char_k": self.shingles.char_k, "short_tokens": self.shingles.short_tokens,
+            "lsh_word_bands_rows": [wb, wr], "lsh_char_bands_rows": [cb, cr],
+        }
+
+
+@dataclass
+class Fingerprints:
+    """Fingerprints of a batch, aligned with its articles (index i = article i).
+
+    Attributes:
+        content_hash: hex BLAKE2b-128 of the normalised text, per article.
+        kinds: "word" or "char" per article.
+        shingles: sorted unique uint64 shingle hashes per article.
+        signatures: uint32 (n, num_perm) MinHash signatures.
+    """
+
+    content_hash: list[str]
+    kinds: list[str]
+    shingles: list[np.ndarray]
+    signatures: np.ndarray
+
+
+def content_hash(normalised: str) -> str:
+    """Hex BLAKE2b-128 digest of a normalised text: equal for exact repeats."""
+    return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def shingle_texts(texts: Sequence[str], params: DedupParams) -> tuple[list[str], list[str], list[np.ndarray]]:
+    """Normalise and shingle raw texts: ``(normalised texts, kinds, shingle sets)``."""
+    normed = [normalise(t) for t in texts]
+    kinds, sets = shingle_batch([tokens(n) for n in normed], params.shingles)
+    return normed, kinds, sets
+
+
+def fingerprint_batch(articles: Sequence[Article], params: DedupParams = DedupParams(),
+                      with_signatures: bool = True) -> Fingerprints:
+    """Fingerprint a batch of articles (title + body).
+
+    Args:
+        articles: the batch; each must have some text.
+        params: shingle and MinHash settings.
+        with_signatures: False skips the MinHash step (then ``signatures`` has 0 columns).
+
+    Returns:
+        :class:`Fingerprints` aligned with ``articles``. A text with no word characters after
+        normalisation gets an empty shingle set; callers treat it as matching nothing but its
+        exact repeats.
+    """
+    normed, kinds, sets = shingle_texts([a.content for a in articles], params)
+    sigs = (signatures(sets, params.num_perm, params.seed) if with_signatures
+            else np.zeros((len(articles), 0), dtype=np.uint32))
+    return Fingerprints([content_hash(n) for n in normed], kinds, sets, sigs)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A verified near-duplicate link: ``new_id`` joins the group of ``other_id``.
+
+    ``rule`` is "exact" (same normalised text) or "jaccard" (verified MinHash LSH candidate);
+    ``similarity`` is the exact Jaccard of the shingle sets (1.0 for exact repeats).
+    """
+
+    new_id: str
+    other_id: str
+    similarity: float
+    rule: str
+
+
+@dataclass
+class EdgeReport:
+    """What :func:`find_edges` did: the edges and counts for the run summary."""
+
+    edges: list[Edge] = field(default_factory=list)
+    exact_repeats: int = 0
+    candidates: int = 0
+    rejected: int = 0
+    fingerprinted: list[int] = field(default_factory=list)  # batch indices that got an LSH entry
+
+
+def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
+               index: CandidateIndex, stored_hashes: Mapping[str, str],
+               stored_shingles: Callable[[list[str]], dict[str, np.ndarray]]) -> EdgeReport:
+    """Find the verified near-duplicate edges of a batch against the stored index and itself.
+
+    Args:
+        ids: article ids of the batch, aligned with ``fp``.
+        fp: the batch's fingerprints.
+        params: thresholds.
+        index: LSH index already holding the stored signatures; the batch's new (non-repeat)
+            signatures are inserted into it as they are processed, so later batch items find
+            earlier ones.
+        stored_hashes: content hash -> id of a stored article with that normalised text.
+        stored_shingles: loads the shingle sets of stored articles by id (for verification).
+
+    Returns:
+        An :class:`EdgeReport`. Items are processed in batch order; each item is linked to every
+        verified candidate (union-find makes the groups).
+    """
+    report = EdgeReport()
+    first_of_hash: dict[str, str] = dict(stored_hashes)
+    local: dict[str, np.ndarray] = {}
+    for i, art_id in enumerate(ids):
+        h = fp.content_hash[i]
+        if h in first_of_hash:
+            report.edges.append(Edge(art_id, first_of_hash[h], 1.0, "exact"))
+            report.exact_repeats += 1
+            continue
+        first_of_hash[h] = art_id
+        shingles = fp.shingles[i]
+        local[art_id] = shingles
+        if len(shingles) == 0:
+            continue
+        kind = fp.kinds[i]
+        cands = index.query(kind, fp.signatures[i])
+        report.candidates += len(cands)
+        missing = [c for c in cands if c not in local]
+        loaded = stored_shingles(missing) if missing else {}
+        for c in cands:
+            other = local.get(c)
+            if other is None:
+                other = loaded.get(c)
+            if other is None:
+                report.rejected += 1
+                continue
+            sim = jaccard(shingles, other)
+            if sim >= params.threshold_for(kind):
+                report.edges.append(Edge(art_id, c, sim, "jaccard"))
+            else:
+                report.rejected += 1
+        index.insert(art_id, kind, fp.signatures[i])
+        report.fingerprinted.append(i)
+    return report
+
+
+class UnionFind:
+    """Disjoint sets over hashable keys with path halving; ``find`` of an unseen key adds it."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        parent = self.parent
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+
+@dataclass(frozen=True)
+class Membership:
+    """An article's near-duplicate group: the group id, and how it joined.
+
+    ``similarity`` and ``joined_via`` are None for the group's first member.
+    """
+
+    group_id: str
+    similarity: float | None
+    joined_via: str | None
+    rule: str | None
+
+
+def assign_groups(new_ids: Sequence[str], edges: Sequence[Edge],
+                  stored: Mapping[str, Membership], seq: Mapping[str, int]) -> dict[str, Membership]:
+    """Union the verified edges with the stored groups they touch.
+
+    Args:
+        new_ids: ids of the batch's articles.
+        edges: verified edges (from :func:`find_edges`).
+        stored: stored memberships of every stored article an edge touches.
+        seq: ingest sequence number of every article involved (stored and new); a group's id is
+            the id of its member with the smallest sequence number.
+
+    Returns:
+        New memberships for the batch's articles and for stored articles whose group id changed
+        (two stored groups merged through a new article). Stored articles keep their
+        ``similarity``/``joined_via``.
+    """
+    uf = UnionFind()
+    by_group: dict[str, list[str]] = {}
+    for art_id, m in stored.items():
+        by_group.setdefault(m.group_id, []).append(art_id)
+    for members in by_group.values():
+        for other in members[1:]:
+            uf.union(members[0], other)
+    for art_id in new_ids:
+        uf.find(art_id)
+    joined: dict[str, Edge] = {}
+    for e in edges:
+        uf.union(e.other_id, e.new_id)
+        best = joined.get(e.new_id)
+        if best is None or e.similarity > best.similarity:
+            joined[e.new_id] = e
+    components: dict[str, list[str]] = {}
+    for x in list(uf.parent):
+        components.setdefault(uf.find(x), []).append(x)
+    out: dict[str, Membership] = {}
+    for members in components.values():
+        gid = min(members, key=lambda m: (seq[m], m))
+        for m in members:
+            if m in stored:
+                old = stored[m]
+                if old.group_id != gid:
+                    out[m] = Membership(gid, old.similarity, old.joined_via, old.rule)
+            elif m == gid or m not in joined:
+                out[m] = Membership(gid, None, None, None)
+            else:
+                e = joined[m]
+                out[m] = Membership(gid, e.similarity, e.other_id, e.rule)
+    return out
+
+
+@dataclass(frozen=True)
+class RepCandidate:
+    """What the representative choice looks at for one group member."""
+
+    id: str
+    published: datetime | None
+    text_length: int
+    order: int
+
+
+def representative_key(c: RepCandidate) -> tuple:
+    """Sort key: earliest published first (unknown times last), then longest text, then input
+    order, then id."""
+    ts = c.published.timestamp() if c.published else float("inf")
+    return (ts, -c.text_length, c.order, c.id)
+
+
+def choose_representative(members: Sequence[RepCandidate]) -> str:
+    """The id of a group's representative: earliest published; ties: longest text, then input
+    order. Raises ValueError for an empty group."""
+    if not members:
+        raise ValueError("a group needs at least one member")
+    return min(members, key=representative_key).id

@@ -107,3 +107,63 @@ def explain_dedup(text_a: str, text_b: str, params: DedupParams, max_shared: int
         bands_rows=br, threshold=threshold,
         shared_shingles=[map_a[h] for h in shared[:max_shared]],
         n_shingles=(len(set_a), len(set_b)), exact_repeat=exact, verdict=verdict)
+
+
+def params_of_last_run(store) -> DedupParams:
+    """The near-duplicate settings of the newest run in the store (defaults if none)."""
+    import json
+
+    from clustering.dedup.shingles import ShingleParams
+
+    raw = store.scalar("SELECT params FROM runs ORDER BY run_id DESC LIMIT 1")
+    if not raw:
+        return DedupParams()
+    d = json.loads(raw).get("dedup", {})
+    return DedupParams(threshold=d.get("threshold", 0.5), char_threshold=d.get("char_threshold", 0.6),
+                       num_perm=d.get("num_perm", 128), seed=d.get("seed", 1),
+                       shingles=ShingleParams(word_k=d.get("word_k", 3), char_k=d.get("char_k", 4),
+                                              short_tokens=d.get("short_tokens", 16)))
+
+
+def explain_pair(store, id_a: str, id_b: str) -> dict[str, Any]:
+    """Explain two stored articles: their near-duplicate evidence and verdict, their groups, and
+    (when stories were clustered) why they are or are not in one story.
+
+    Raises StoreError when an id is not stored.
+    """
+    from clustering.store import StoreError
+
+    info = {}
+    for art_id in (id_a, id_b):
+        rows = store.con.execute(
+            "SELECT a.id, a.title, a.text, a.source, a.published, m.group_id, m.similarity, "
+            "m.joined_via, m.rule FROM articles a LEFT JOIN dup_members m ON m.article_id = a.id "
+            "WHERE a.id = ?", [art_id]).fetchall()
+        if not rows:
+            raise StoreError(f"article {art_id!r} is not in {store.path}")
+        info[art_id] = rows[0]
+    params = params_of_last_run(store)
+    ra, rb = info[id_a], info[id_b]
+    content = lambda r: f"{r[1]}\n{r[2]}" if r[1] and r[2] else (r[1] or r[2] or "")
+    ex = explain_dedup(content(ra), content(rb), params)
+    ex.groups = (ra[5], rb[5])
+    ex.same_group = ra[5] is not None and ra[5] == rb[5]
+    out: dict[str, Any] = {}
+    for key, r in (("a", ra), ("b", rb)):
+        out[key] = {"id": r[0], "title": r[1], "source": r[3], "published": r[4],
+                    "dup_group": r[5], "joined_via": r[7], "similarity": r[6], "rule": r[8]}
+    nd = ex.as_dict()
+    nd.pop("stories", None)
+    if ex.same_group and not (ex.jaccard >= ex.threshold or ex.exact_repeat):
+        nd["verdict"] += "; they share a group through other members (transitive link)"
+    elif ex.same_group:
+        nd["verdict"] += "; same near-duplicate group"
+    out["near_duplicate"] = nd
+    try:
+        from clustering.story_step import explain_story
+    except ImportError:  # stories not available in this build
+        return out
+    story = explain_story(store, id_a, id_b)
+    if story:
+        out["story"] = story
+    return out

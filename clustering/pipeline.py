@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from clustering.dedup.engine import (DedupParams, Edge, EdgeReport, Fingerprints, assign_groups,
-                                     content_hash, find_edges, fingerprint_batch, shingle_texts)
+from clustering.dedup.engine import (TITLE_KEY, DedupParams, EdgeReport, Fingerprints,
+                                     assign_groups, content_hash, find_edges, fingerprint_batch,
+                                     shingle_texts, shingle_titles)
 from clustering.dedup.lsh import CandidateIndex
-from clustering.dedup.minhash import signatures
 from clustering.io.readers import ReadResult, read_articles
 from clustering.normalise import normalise
 from clustering.records import Article, SkipReport
@@ -96,13 +96,31 @@ def _article_rows(arts: Sequence[Article], seqs: Sequence[int], hashes: Sequence
     })
 
 
-def _signature_rows(ids: list[str], kinds: list[str], sigs: np.ndarray, config: str) -> pa.Table:
+def _signature_rows(ids: Sequence[str], fp: Fingerprints, which: Sequence[int], config: str) -> pa.Table:
+    """Signature rows for the batch items ``which``: their own signature, plus the title
+    signature (kind "title") of those that have one."""
+    keys: list[str] = []
+    kinds: list[str] = []
+    blobs: list[bytes] = []
+    for i in which:
+        keys.append(ids[i])
+        kinds.append(fp.kinds[i])
+        blobs.append(fp.signatures[i].astype("<u4").tobytes())
+        if fp.has_title_fingerprint(i):
+            keys.append(ids[i])
+            kinds.append("title")
+            blobs.append(fp.title_signatures[i].astype("<u4").tobytes())
     return pa.table({
-        "article_id": pa.array(ids, pa.string()),
-        "config": pa.array([config] * len(ids), pa.string()),
+        "article_id": pa.array(keys, pa.string()),
+        "config": pa.array([config] * len(keys), pa.string()),
         "kind": pa.array(kinds, pa.string()),
-        "sig": pa.array([row.astype("<u4").tobytes() for row in sigs], pa.binary()),
+        "sig": pa.array(blobs, pa.binary()),
     })
+
+
+def _sig_matrix(rows: pa.Table, num_perm: int) -> np.ndarray:
+    blobs = rows.column("sig").to_pylist()
+    return np.frombuffer(b"".join(blobs), dtype="<u4").reshape(len(blobs), num_perm).astype(np.uint32)
 
 
 def split_new(store: Store, arts: list[Article], skips: SkipReport) -> tuple[list[Article], int]:
@@ -139,17 +157,24 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
     index.insert_many(ids, kinds, sigs)
     stale = store.unsigned_representatives(config)
     if stale:  # settings changed since these were stored: sign them again, once
-        _, skinds, ssets = shingle_texts([f"{t}\n{x}" if t and x else t or x for _, t, x in stale], params)
-        ssigs = signatures(ssets, params.num_perm, params.seed)
-        sids = [r[0] for r in stale]
-        index.insert_many(sids, skinds, ssigs)
-        store.insert_arrow("signatures", _signature_rows(sids, skinds, ssigs, config))
+        arts = [Article(id=i, title=t or "", text=x or "") for i, t, x in stale]
+        sfp = fingerprint_batch(arts, params)
+        rows = _signature_rows([a.id for a in arts], sfp, range(len(arts)), config)
+        index.insert_many(rows.column("article_id").to_pylist(), rows.column("kind").to_pylist(),
+                          _sig_matrix(rows, params.num_perm))
+        store.insert_arrow("signatures", rows)
 
     def stored_shingles(want: list[str]) -> dict[str, np.ndarray]:
-        texts = store.texts_of(want)
-        order = list(texts)
-        _, _, sets = shingle_texts([f"{t}\n{x}" if t and x else t or x for t, x in texts.values()], params)
-        return dict(zip(order, sets))
+        titles = [w for w in want if w.startswith(TITLE_KEY)]
+        texts = store.texts_of([w[len(TITLE_KEY):] if w.startswith(TITLE_KEY) else w for w in want])
+        out: dict[str, np.ndarray] = {}
+        plain = [w for w in want if not w.startswith(TITLE_KEY) and w in texts]
+        _, _, sets = shingle_texts([Article(id=w, title=texts[w][0], text=texts[w][1]).content
+                                    for w in plain], params)
+        out.update(zip(plain, sets))
+        titles = [w for w in titles if w[len(TITLE_KEY):] in texts]
+        out.update(zip(titles, shingle_titles([texts[w[len(TITLE_KEY):]][0] for w in titles], params)))
+        return out
 
     seq0 = store.next_seq()
     report = EdgeReport()
@@ -163,9 +188,7 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
         # Articles go in first so that later batches find this one's hashes and texts.
         store.insert_articles(_article_rows(batch, range(seq0 + lo, seq0 + lo + len(batch)),
                                             fp.content_hash, run_id))
-        signed = rep.fingerprinted
-        store.insert_arrow("signatures", _signature_rows(
-            [bids[i] for i in signed], [fp.kinds[i] for i in signed], fp.signatures[signed], config))
+        store.insert_arrow("signatures", _signature_rows(bids, fp, rep.fingerprinted, config))
         report.edges.extend(rep.edges)
         report.exact_repeats += rep.exact_repeats
         report.candidates += rep.candidates

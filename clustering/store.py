@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS articles (
     lang VARCHAR, listed_on VARCHAR, input_order BIGINT, content_hash VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS signatures (
     article_id VARCHAR NOT NULL, config VARCHAR NOT NULL, kind VARCHAR NOT NULL,
-    sig BLOB NOT NULL, PRIMARY KEY (article_id, config));
+    sig BLOB NOT NULL, PRIMARY KEY (article_id, config, kind));
 CREATE TABLE IF NOT EXISTS dup_members (
     article_id VARCHAR PRIMARY KEY, group_id VARCHAR NOT NULL, similarity DOUBLE,
     joined_via VARCHAR, rule VARCHAR, run_id BIGINT);

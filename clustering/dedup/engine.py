@@ -73,12 +73,26 @@ class Fingerprints:
         kinds: "word" or "char" per article.
         shingles: sorted unique uint64 shingle hashes per article.
         signatures: uint32 (n, num_perm) MinHash signatures.
+        title_shingles: for word-shingled articles with a title, the character shingles of the
+            title alone (empty array otherwise): a headline-only item ("related articles" list
+            entry) is matched against these, so it joins the article it links to.
+        title_signatures: uint32 (n, num_perm) MinHash signatures of ``title_shingles``.
     """
 
     content_hash: list[str]
     kinds: list[str]
     shingles: list[np.ndarray]
     signatures: np.ndarray
+    title_shingles: list[np.ndarray]
+    title_signatures: np.ndarray
+
+    def has_title_fingerprint(self, i: int) -> bool:
+        """True when article i is word-shingled and its title has character shingles."""
+        return self.kinds[i] == "word" and len(self.title_shingles[i]) > 0
+
+
+#: Key prefix of title fingerprints in the "char" LSH index.
+TITLE_KEY = "title:"
 
 
 def content_hash(normalised: str) -> str:
@@ -93,6 +107,13 @@ def shingle_texts(texts: Sequence[str], params: DedupParams) -> tuple[list[str],
     return normed, kinds, sets
 
 
+def shingle_titles(titles: Sequence[str], params: DedupParams) -> list[np.ndarray]:
+    """Character shingles of titles, whatever their length (for headline matching)."""
+    forced = ShingleParams(params.shingles.word_k, params.shingles.char_k, short_tokens=1 << 30)
+    _, sets = shingle_batch([tokens(normalise(t)) for t in titles], forced)
+    return sets
+
+
 def fingerprint_batch(articles: Sequence[Article], params: DedupParams = DedupParams(),
                       with_signatures: bool = True) -> Fingerprints:
     """Fingerprint a batch of articles (title + body).
@@ -100,7 +121,7 @@ def fingerprint_batch(articles: Sequence[Article], params: DedupParams = DedupPa
     Args:
         articles: the batch; each must have some text.
         params: shingle and MinHash settings.
-        with_signatures: False skips the MinHash step (then ``signatures`` has 0 columns).
+        with_signatures: False skips the MinHash step (then the signature arrays have 0 columns).
 
     Returns:
         :class:`Fingerprints` aligned with ``articles``. A text with no word characters after
@@ -108,17 +129,25 @@ def fingerprint_batch(articles: Sequence[Article], params: DedupParams = DedupPa
         exact repeats.
     """
     normed, kinds, sets = shingle_texts([a.content for a in articles], params)
-    sigs = (signatures(sets, params.num_perm, params.seed) if with_signatures
-            else np.zeros((len(articles), 0), dtype=np.uint32))
-    return Fingerprints([content_hash(n) for n in normed], kinds, sets, sigs)
+    titled = [i for i, a in enumerate(articles) if kinds[i] == "word" and a.title]
+    tsets = [np.zeros(0, np.uint64)] * len(articles)
+    for i, ts in zip(titled, shingle_titles([articles[i].title for i in titled], params)):
+        tsets[i] = ts
+    if with_signatures:
+        sigs = signatures(sets, params.num_perm, params.seed)
+        tsigs = signatures(tsets, params.num_perm, params.seed)
+    else:
+        sigs = tsigs = np.zeros((len(articles), 0), dtype=np.uint32)
+    return Fingerprints([content_hash(n) for n in normed], kinds, sets, sigs, tsets, tsigs)
 
 
 @dataclass(frozen=True)
 class Edge:
     """A verified near-duplicate link: ``new_id`` joins the group of ``other_id``.
 
-    ``rule`` is "exact" (same normalised text) or "jaccard" (verified MinHash LSH candidate);
-    ``similarity`` is the exact Jaccard of the shingle sets (1.0 for exact repeats).
+    ``rule`` is "exact" (same normalised text), "jaccard" (verified MinHash LSH candidate) or
+    "headline" (a headline-only item matching a full article's title); ``similarity`` is the
+    exact Jaccard of the shingle sets compared (1.0 for exact repeats).
     """
 
     new_id: str
@@ -143,23 +172,52 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
                stored_shingles: Callable[[list[str]], dict[str, np.ndarray]]) -> EdgeReport:
     """Find the verified near-duplicate edges of a batch against the stored index and itself.
 
+    Rules, in order:
+
+    1. *exact repeat*: same normalised text as a stored or earlier item (content hash).
+    2. *Jaccard*: an LSH candidate of the same shingle kind whose exact Jaccard is at least the
+       kind's threshold.
+    3. *headline*: a headline-only (character-shingled) item whose Jaccard with the *title* of a
+       full article reaches ``char_threshold`` (a "related articles" entry joins the article it
+       names). Two full articles are never joined by their titles alone.
+
     Args:
         ids: article ids of the batch, aligned with ``fp``.
         fp: the batch's fingerprints.
         params: thresholds.
-        index: LSH index already holding the stored signatures; the batch's new (non-repeat)
-            signatures are inserted into it as they are processed, so later batch items find
-            earlier ones.
+        index: LSH index already holding the stored signatures (title fingerprints under
+            ``TITLE_KEY + id`` in the "char" index); the batch's new signatures are inserted as
+            items are processed, so later items find earlier ones.
         stored_hashes: content hash -> id of a stored article with that normalised text.
-        stored_shingles: loads the shingle sets of stored articles by id (for verification).
+        stored_shingles: loads shingle sets of stored articles by id; ids prefixed with
+            ``TITLE_KEY`` ask for the character shingles of the title.
 
     Returns:
-        An :class:`EdgeReport`. Items are processed in batch order; each item is linked to every
-        verified candidate (union-find makes the groups).
+        An :class:`EdgeReport`; items are linked to every verified candidate (union-find makes
+        the groups).
     """
     report = EdgeReport()
     first_of_hash: dict[str, str] = dict(stored_hashes)
     local: dict[str, np.ndarray] = {}
+
+    def verify(art_id: str, own: np.ndarray, cands: list[str], threshold: float,
+               accept_titles: bool, accept_short: bool) -> None:
+        keep = [c for c in cands if (c.startswith(TITLE_KEY) and accept_titles)
+                or (not c.startswith(TITLE_KEY) and accept_short)]
+        report.candidates += len(keep)
+        missing = [c for c in keep if c not in local]
+        loaded = stored_shingles(missing) if missing else {}
+        for c in keep:
+            other = local.get(c)
+            if other is None:
+                other = loaded.get(c)
+            sim = jaccard(own, other) if other is not None else 0.0
+            if sim >= threshold:
+                target = c[len(TITLE_KEY):] if c.startswith(TITLE_KEY) else c
+                report.edges.append(Edge(art_id, target, sim, "jaccard" if target == c else "headline"))
+            else:
+                report.rejected += 1
+
     for i, art_id in enumerate(ids):
         h = fp.content_hash[i]
         if h in first_of_hash:
@@ -167,29 +225,20 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
             report.exact_repeats += 1
             continue
         first_of_hash[h] = art_id
-        shingles = fp.shingles[i]
+        kind, shingles = fp.kinds[i], fp.shingles[i]
         local[art_id] = shingles
-        if len(shingles) == 0:
-            continue
-        kind = fp.kinds[i]
-        cands = index.query(kind, fp.signatures[i])
-        report.candidates += len(cands)
-        missing = [c for c in cands if c not in local]
-        loaded = stored_shingles(missing) if missing else {}
-        for c in cands:
-            other = local.get(c)
-            if other is None:
-                other = loaded.get(c)
-            if other is None:
-                report.rejected += 1
-                continue
-            sim = jaccard(shingles, other)
-            if sim >= params.threshold_for(kind):
-                report.edges.append(Edge(art_id, c, sim, "jaccard"))
-            else:
-                report.rejected += 1
-        index.insert(art_id, kind, fp.signatures[i])
-        report.fingerprinted.append(i)
+        if len(shingles):
+            threshold = params.threshold_for(kind)
+            verify(art_id, shingles, index.query(kind, fp.signatures[i]), threshold,
+                   accept_titles=kind == "char", accept_short=True)
+            index.insert(art_id, kind, fp.signatures[i])
+            report.fingerprinted.append(i)
+        if fp.has_title_fingerprint(i):
+            tkey = TITLE_KEY + art_id
+            local[tkey] = fp.title_shingles[i]
+            verify(art_id, fp.title_shingles[i], index.query("char", fp.title_signatures[i]),
+                   params.char_threshold, accept_titles=False, accept_short=True)
+            index.insert(tkey, "char", fp.title_signatures[i])
     return report
 
 

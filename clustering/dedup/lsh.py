@@ -63,9 +63,15 @@ class CandidateIndex:
             raise ValueError(f"unknown shingle kind {kind!r}") from None
 
     def insert_many(self, ids: Iterable[str], kinds: Iterable[str], sigs: np.ndarray) -> None:
-        """Insert signatures (uint32, shape (n, num_perm)) under their ids and kinds."""
+        """Insert signatures (uint32, shape (n, num_perm)) under their ids and kinds.
+
+        Kind "title" (a full article's title fingerprint) goes into the "char" index under the
+        key ``"title:" + id``.
+        """
         by_kind: dict[str, list[tuple[str, np.ndarray]]] = {}
         for key, kind, sig in zip(ids, kinds, sigs):
+            if kind == "title":
+                kind, key = "char", "title:" + key
             by_kind.setdefault(kind, []).append((key, sig))
         for kind, rows in by_kind.items():
             with self._index(kind).insertion_session() as session:

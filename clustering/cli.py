@@ -314,6 +314,71 @@ def demo(db: Path = typer.Option(Path("news-demo.duckdb"), "--db", help="DuckDB 
                   highlight=False)
 
 
+
+def _parse_time(value: str | None, opt: str):
+    if value is None:
+        return None
+    from clustering.io.readers import parse_published
+
+    try:
+        return parse_published(value)
+    except ValueError:
+        raise CliError(f"{opt}: not an ISO 8601 date or time: {value!r}") from None
+
+
+@app.command("stories")
+@_guard
+def stories_cmd(db: Path = DbOpt,
+                since: Optional[str] = typer.Option(None, help="Only stories seen on/after this "
+                                                    "ISO date/time."),
+                until: Optional[str] = typer.Option(None, help="Only stories seen on/before this."),
+                source: Optional[str] = typer.Option(None, help="Only stories with an article "
+                                                     "from this source."),
+                limit: int = typer.Option(30, help="Stories to list."),
+                min_size: int = typer.Option(2, help="Smallest story size listed."),
+                json_out: bool = typer.Option(False, "--json", help="JSON Lines output.")) -> None:
+    """List stories with size, time span, label and sources, largest first."""
+    from clustering.timeline import list_stories
+
+    with Store(db, read_only=True) as store:
+        rows = list_stories(store, since=_parse_time(since, "--since"),
+                            until=_parse_time(until, "--until"), source=source, limit=limit,
+                            min_size=min_size)
+    if json_out:
+        for r in rows:
+            print(json.dumps(r, ensure_ascii=False, default=str))
+        return
+    t = Table(title=f"stories in {db}")
+    for col in ("story", "size", "first seen", "last seen", "label", "headline", "sources"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["story_id"], str(r["size"]), str(r["first_seen"] or "")[:16],
+                  str(r["last_seen"] or "")[:16], ", ".join(r["label_terms"][:4]),
+                  (r["headline"] or "")[:50], ", ".join(f"{k} {v}" for k, v in list(r["sources"].items())[:3]))
+    console.print(t)
+
+
+@app.command()
+@_guard
+def timeline(story_id: str = typer.Argument(..., help="Story id (see `stories`)."), db: Path = DbOpt,
+             format_: str = typer.Option("text", "--format", help="text, json or html."),
+             out: Optional[Path] = typer.Option(None, "--out", help="Write to this file.")) -> None:
+    """A story's articles in time order with sources, near-duplicate counts and its events."""
+    from clustering.timeline import render_html, render_json, render_text, story_timeline
+
+    renderers = {"text": render_text, "json": render_json, "html": render_html}
+    if format_ not in renderers:
+        raise CliError(f"--format must be text, json or html, got {format_!r}")
+    with Store(db, read_only=True) as store:
+        t = story_timeline(store, story_id)
+    page = renderers[format_](t)
+    if out is None:
+        print(page)
+    else:
+        out.write_text(page, encoding="utf-8")
+        err_console.print(f"timeline of {story_id} -> {out}", highlight=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -13,8 +13,14 @@ Tables (see ``SCHEMA``):
   earliest-ingested member), the similarity and article it joined through, and each group's
   representative and size.
 - ``embeddings``: one vector per (representative article, model).
-- ``stories``, ``story_members`` (valid_from / valid_to: a move closes the old row),
-  ``story_events`` (created, grew, merged_into, split_from, went_quiet).
+- ``stories``: one row per story: first/last seen, ``size`` (articles, near-duplicates
+  included), ``units`` (embedded near-duplicate groups) and ``vector_sum`` (their embedding sum;
+  centroid = vector_sum / units), the guard features of its first unit, label terms and
+  representative headline, ``status`` (active, quiet, merged).
+- ``story_members``: which article belongs to which story when: ``valid_from`` / ``valid_to``
+  (a move closes the old row and opens a new one; rows are never overwritten), the score and the
+  reason of the decision.
+- ``story_events``: created, grew, merged_into, split_from, went_quiet.
 
 All writes of a run happen in one transaction: a run that fails half way leaves the file as it
 was. DuckDB allows one writing process per file; a second one gets :class:`StoreError` at once.
@@ -56,9 +62,10 @@ CREATE TABLE IF NOT EXISTS embeddings (
     article_id VARCHAR NOT NULL, model_id VARCHAR NOT NULL, vector FLOAT[] NOT NULL,
     run_id BIGINT, PRIMARY KEY (article_id, model_id));
 CREATE TABLE IF NOT EXISTS stories (
-    story_id VARCHAR NOT NULL, first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ, size BIGINT,
-    label VARCHAR, label_terms VARCHAR[], representative_id VARCHAR, centroid FLOAT[],
-    status VARCHAR, created_run BIGINT, updated_run BIGINT);
+    story_id VARCHAR NOT NULL, first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ,
+    size BIGINT NOT NULL, units BIGINT NOT NULL, vector_sum FLOAT[] NOT NULL, model_id VARCHAR,
+    guard JSON, label VARCHAR, label_terms VARCHAR[], representative_id VARCHAR,
+    status VARCHAR NOT NULL, created_run BIGINT, updated_run BIGINT);
 CREATE TABLE IF NOT EXISTS story_members (
     article_id VARCHAR NOT NULL, story_id VARCHAR NOT NULL, valid_from TIMESTAMPTZ NOT NULL,
     valid_to TIMESTAMPTZ, run_id BIGINT, closed_run BIGINT, score DOUBLE, reason VARCHAR);

@@ -1,0 +1,142 @@
+"""Story listings and timelines read from the store, rendered as text, JSON or a self-contained
+HTML page (the time axis is drawn by matplotlib as inline SVG)."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+from datetime import datetime
+from typing import Any
+
+from clustering.store import Store, StoreError
+
+
+def list_stories(store: Store, *, since: datetime | None = None, until: datetime | None = None,
+                 source: str | None = None, limit: int = 50, min_size: int = 1) -> list[dict[str, Any]]:
+    """Stories overlapping [since, until] (by first/last seen), optionally only those with an
+    article from ``source``; largest first. Each: id, size, units, first/last seen, label
+    terms, representative headline, sources (article counts), status."""
+    where = ["s.size >= ?", "s.status <> 'merged'"]
+    args: list[Any] = [min_size]
+    if since is not None:
+        where.append("(s.last_seen IS NULL OR s.last_seen >= ?)")
+        args.append(since)
+    if until is not None:
+        where.append("(s.first_seen IS NULL OR s.first_seen <= ?)")
+        args.append(until)
+    if source is not None:
+        where.append("EXISTS (SELECT 1 FROM story_members sm JOIN articles a ON a.id = sm.article_id "
+                     "WHERE sm.story_id = s.story_id AND sm.valid_to IS NULL AND a.source = ?)")
+        args.append(source)
+    rows = store.con.execute(
+        "SELECT s.story_id, s.size, s.units, s.first_seen, s.last_seen, s.label_terms, s.label, "
+        "s.status, (SELECT list(struct_pack(source := src, n := n) ORDER BY n DESC, src) FROM "
+        "(SELECT coalesce(a.source, '?') src, count(*) n FROM story_members sm JOIN articles a "
+        "ON a.id = sm.article_id WHERE sm.story_id = s.story_id AND sm.valid_to IS NULL GROUP BY 1)) "
+        f"FROM stories s WHERE {' AND '.join(where)} ORDER BY s.size DESC, s.story_id LIMIT ?",
+        args + [limit]).fetchall()
+    return [{"story_id": r[0], "size": r[1], "units": r[2], "first_seen": r[3], "last_seen": r[4],
+             "label_terms": r[5] or [], "headline": r[6], "status": r[7],
+             "sources": {d["source"]: d["n"] for d in (r[8] or [])}} for r in rows]
+
+
+def story_timeline(store: Store, story_id: str) -> dict[str, Any]:
+    """One story: its row, its current articles in time order (source, near-duplicate count,
+    how it joined) and its events. Raises StoreError for an unknown story id."""
+    rows = store.con.execute(
+        "SELECT story_id, size, units, first_seen, last_seen, label_terms, label, status, "
+        "representative_id FROM stories WHERE story_id = ?", [story_id]).fetchall()
+    if not rows:
+        raise StoreError(f"story {story_id!r} is not in {store.path}")
+    r = rows[0]
+    story = {"story_id": r[0], "size": r[1], "units": r[2], "first_seen": r[3], "last_seen": r[4],
+             "label_terms": r[5] or [], "headline": r[6], "status": r[7], "representative_id": r[8]}
+    arts = store.con.execute(
+        "SELECT a.id, a.published, a.source, a.title, a.url, m.group_id, g.size - 1, "
+        "m.group_id = a.id OR g.representative_id = a.id, sm.valid_from, sm.reason "
+        "FROM story_members sm JOIN articles a ON a.id = sm.article_id "
+        "JOIN dup_members m ON m.article_id = a.id JOIN dup_groups g ON g.group_id = m.group_id "
+        "WHERE sm.story_id = ? AND sm.valid_to IS NULL ORDER BY a.published NULLS LAST, a.seq",
+        [story_id]).fetchall()
+    story["articles"] = [{"id": a[0], "published": a[1], "source": a[2], "title": a[3], "url": a[4],
+                          "dup_group": a[5], "near_duplicates": a[6], "representative": bool(a[7]),
+                          "member_since": a[8], "reason": a[9]} for a in arts]
+    story["events"] = [{"kind": e[0], "other_story_id": e[1], "time": e[2], "run_id": e[3],
+                        "detail": e[4]} for e in store.con.execute(
+        "SELECT kind, other_story_id, event_time, run_id, detail FROM story_events "
+        "WHERE story_id = ? OR other_story_id = ? ORDER BY event_time, run_id", [story_id, story_id]
+    ).fetchall()]
+    return story
+
+
+def render_text(t: dict[str, Any]) -> str:
+    """A plain-text timeline."""
+    lines = [f"story {t['story_id']} ({t['status']}): {t['size']} articles, "
+             f"{t['first_seen']} .. {t['last_seen']}",
+             f"  label: {', '.join(t['label_terms'])}", f"  headline: {t['headline']}", "", "articles:"]
+    for a in t["articles"]:
+        dup = f" (+{a['near_duplicates']} near-duplicates)" if a["near_duplicates"] else ""
+        lines.append(f"  {a['published'] or '(no time)'}  {a['source'] or '?':<22} {a['title']}{dup}")
+    lines += ["", "events:"]
+    lines += [f"  {e['time']}  {e['kind']:<12} {e['other_story_id'] or '':<9} {e['detail']}"
+              for e in t["events"]]
+    return "\n".join(lines)
+
+
+def render_json(t: dict[str, Any]) -> str:
+    """The timeline as indented JSON (times as ISO strings)."""
+    return json.dumps(t, ensure_ascii=False, indent=2, default=str)
+
+
+def _axis_svg(t: dict[str, Any]) -> str:
+    """An SVG time axis: one dot per article (size by near-duplicates), one line per event."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    times = [a["published"] for a in t["articles"] if a["published"]]
+    if not times:
+        return "<p>(no article of this story has a publication time)</p>"
+    fig, ax = plt.subplots(figsize=(10, 2.2))
+    sources = sorted({a["source"] or "?" for a in t["articles"]})
+    ypos = {s: i for i, s in enumerate(sources)}
+    for a in t["articles"]:
+        if a["published"]:
+            ax.scatter(a["published"], ypos[a["source"] or "?"], s=30 + 25 * a["near_duplicates"],
+                       alpha=0.7)
+    for e in t["events"]:
+        ax.axvline(e["time"], color="grey", lw=0.8, ls=":")
+    ax.set_yticks(range(len(sources)), sources, fontsize=7)
+    ax.set_ylim(-0.8, len(sources) - 0.2)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+def render_html(t: dict[str, Any]) -> str:
+    """A self-contained HTML page (no external assets): header, SVG time axis, article table
+    (right-to-left text handled per cell with ``dir=auto``), events."""
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(str(a['published'] or ''))}</td><td>{e(a['source'] or '')}</td>"
+        f"<td dir='auto'>{e(a['title'] or '')}</td><td>{a['near_duplicates']}</td></tr>"
+        for a in t["articles"])
+    events = "".join(f"<li>{e(str(x['time']))} <b>{e(x['kind'])}</b> {e(x['other_story_id'] or '')} "
+                     f"{e(x['detail'] or '')}</li>" for x in t["events"])
+    return f"""<!doctype html><html><head><meta charset="utf-8">
+<title>Story {e(t['story_id'])}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border-bottom:1px solid #ddd;padding:4px 8px;font-size:14px}}</style></head><body>
+<h1 dir="auto">{e(t['headline'] or t['story_id'])}</h1>
+<p>Story {e(t['story_id'])} ({e(t['status'])}) &middot; {t['size']} articles &middot;
+{e(str(t['first_seen']))} &ndash; {e(str(t['last_seen']))} &middot; terms:
+<span dir="auto">{e(', '.join(t['label_terms']))}</span></p>
+{_axis_svg(t)}
+<h2>Articles</h2><table><tr><th>published</th><th>source</th><th>title</th><th>near-duplicates</th></tr>
+{rows}</table><h2>Events</h2><ul>{events}</ul></body></html>"""

@@ -379,6 +379,58 @@ def timeline(story_id: str = typer.Argument(..., help="Story id (see `stories`).
         err_console.print(f"timeline of {story_id} -> {out}", highlight=False)
 
 
+
+@app.command()
+@_guard
+def evaluate(gold: Path = typer.Argument(..., help="Gold file (.jsonl/.csv/.tsv, optionally .gz): "
+                                          "id + cluster label per article, or pairs "
+                                          "(id_a, id_b | text_a, text_b) with label or score."),
+             db: Optional[Path] = typer.Option(None, "--db", help="Database made by `run`."),
+             input_: Optional[list[Path]] = typer.Option(None, "--input", help="Run the engine on "
+                                                        "these files (in memory) and score that."),
+             map_: Optional[list[str]] = MapOpt,
+             id_column: str = typer.Option("id", help="Id column of the gold file."),
+             gold_column: str = typer.Option("cluster", help="Gold cluster column."),
+             label_column: Optional[str] = typer.Option(None, help="Pair files: label/score column."),
+             positive_at: Optional[float] = typer.Option(None, help="Pair files with graded scores: "
+                                                         "gold positive when score >= this."),
+             stories: str = typer.Option("batch", help="With --input: story mode (online, batch, "
+                                         "none)."),
+             json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
+    """Score near-duplicate groups and stories against labelled data (B-cubed, pairwise, ARI, AMI;
+    pairs: P/R/F1, ROC AUC, Spearman)."""
+    from clustering import pipeline
+    from clustering.evaluate.runner import (evaluate_clusters, evaluate_pairs, format_report,
+                                            is_pair_file)
+
+    if db is not None and input_:
+        raise CliError("give either --db or --input, not both")
+    pairs = is_pair_file(gold)
+    if db is None and not input_ and not pairs:
+        raise CliError("cluster labels need --db or --input")
+    if db is not None:
+        store = Store(db, read_only=True)
+    else:
+        store = Store(":memory:") if input_ else None
+        if input_:
+            step, sp = _story_step(stories, None)
+            pipeline.run(input_, store, mapping=parse_mapping(map_), story_step=step,
+                         story_params=sp, command="evaluate")
+    try:
+        if pairs:
+            results = evaluate_pairs(store, gold, positive_at=positive_at, label_column=label_column)
+        else:
+            results = evaluate_clusters(store, gold, id_column=id_column, gold_column=gold_column)
+    finally:
+        if store is not None:
+            store.close()
+    if json_out:
+        print(json.dumps({k: v.to_dict() for k, v in results.items()}, ensure_ascii=False,
+                         indent=2, default=str))
+    else:
+        print(format_report(results))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -1,0 +1,178 @@
+"""``evaluate``: score the engine against a user's labelled data.
+
+Two kinds of gold file (JSON Lines or CSV/TSV, optionally gzip-compressed, read with pyarrow):
+
+* **cluster labels**: one row per article with an id column and a gold cluster column. The
+  engine's near-duplicate groups and stories (from a database made by ``run``, or from running
+  the engine on an input file into a temporary in-memory database) are scored with
+  :func:`~clustering.evaluate.metrics.cluster_scores`, separately.
+* **pairs**: rows ``id_a, id_b, label`` (binary) or ``score`` (graded), or text pairs
+  ``text_a, text_b`` with a label/score: the engine's near-duplicate decision and Jaccard
+  score, and its story decision and embedding cosine where stories exist, are scored with
+  :func:`~clustering.evaluate.metrics.pair_scores`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clustering.evaluate.metrics import (ClusterScores, PairScores, cluster_scores,
+                                         format_cluster_scores, format_pair_scores, pair_scores)
+from clustering.io.errors import InputError
+
+
+def read_table(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL/CSV/TSV file (``.gz`` allowed) as dicts, via pyarrow.
+
+    Raises InputError for a missing or unparsable file.
+    """
+    import pyarrow.csv as pacsv
+    import pyarrow.json as pajson
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    raw = path.read_bytes()
+    if path.suffix.lower() == ".gz":
+        raw = gzip.decompress(raw)
+    try:
+        if suffixes and suffixes[-1] in (".jsonl", ".json", ".ndjson"):
+            table = pajson.read_json(io.BytesIO(raw))
+        elif suffixes and suffixes[-1] in (".csv", ".tsv"):
+            delim = "\t" if suffixes[-1] == ".tsv" else ","
+            table = pacsv.read_csv(io.BytesIO(raw), parse_options=pacsv.ParseOptions(delimiter=delim),
+                                   convert_options=pacsv.ConvertOptions(strings_can_be_null=False))
+        else:
+            raise InputError(f"{path}: gold file must be .jsonl, .csv or .tsv (optionally .gz)")
+    except InputError:
+        raise
+    except Exception as exc:  # pyarrow raises ArrowInvalid with a long message
+        raise InputError(f"{path}: cannot parse ({str(exc).splitlines()[0]})") from exc
+    return table.to_pylist()
+
+
+def _column(rows: list[dict], name: str, path: Path | str) -> None:
+    if rows and name not in rows[0]:
+        raise InputError(f"{path}: no column {name!r} (columns: {', '.join(rows[0])})")
+
+
+def engine_clusters(store) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """(article -> near-duplicate group, article -> story (open membership), article -> title)."""
+    dup = dict(store.con.execute("SELECT article_id, group_id FROM dup_members").fetchall())
+    story = dict(store.con.execute(
+        "SELECT article_id, story_id FROM story_members WHERE valid_to IS NULL").fetchall())
+    titles = {r[0]: (r[1] or (r[2] or "")[:80]) for r in store.con.execute(
+        "SELECT id, title, text FROM articles").fetchall()}
+    return dup, story, titles
+
+
+def evaluate_clusters(store, gold_path: str | Path, *, id_column: str = "id",
+                      gold_column: str = "cluster") -> dict[str, ClusterScores]:
+    """Score near-duplicate groups and stories against gold cluster labels.
+
+    Returns ``{"near_duplicates": ClusterScores, "stories": ClusterScores}`` (stories only when
+    the database has story memberships). Gold ids the engine never saw count as singletons
+    (``missing_in_pred``).
+    """
+    rows = read_table(gold_path)
+    if not rows:
+        raise InputError(f"{gold_path}: no rows")
+    _column(rows, id_column, gold_path)
+    _column(rows, gold_column, gold_path)
+    gold = {str(r[id_column]): r[gold_column] for r in rows
+            if r[id_column] is not None and r[gold_column] is not None}
+    dup, story, titles = engine_clusters(store)
+    out = {"near_duplicates": cluster_scores(gold, dup, titles)}
+    if story:
+        out["stories"] = cluster_scores(gold, story, titles)
+    return out
+
+
+def evaluate_pairs(store, gold_path: str | Path, *, positive_at: float | None = None,
+                   label_column: str | None = None) -> dict[str, PairScores]:
+    """Score the engine's pair decisions and similarities against gold pairs.
+
+    Columns: ``id_a, id_b`` (stored articles) or ``text_a, text_b`` (raw texts, scored directly
+    with the near-duplicate rules), and ``label`` (binary) or ``score`` (graded, binarised at
+    ``positive_at``). Returns ``{"near_duplicates": PairScores}`` plus ``"stories"`` when the
+    pairs are stored articles in a database with stories.
+    """
+    from clustering.explain import explain_dedup, params_of_last_run
+
+    rows = read_table(gold_path)
+    if not rows:
+        raise InputError(f"{gold_path}: no rows")
+    cols = rows[0].keys()
+    label_col = label_column or ("label" if "label" in cols else "score" if "score" in cols else None)
+    if label_col is None:
+        raise InputError(f"{gold_path}: needs a 'label' or 'score' column (or --label-column)")
+    _column(rows, label_col, gold_path)
+    gold = [float(r[label_col]) if not isinstance(r[label_col], str) else
+            float(r[label_col].strip().lower() in ("1", "true", "yes", "agree", "duplicate"))
+            for r in rows]
+    params = params_of_last_run(store) if store is not None else None
+    if "text_a" in cols and "text_b" in cols:
+        from clustering.dedup.engine import DedupParams
+
+        params = params or DedupParams()
+        exps = [explain_dedup(r["text_a"] or "", r["text_b"] or "", params) for r in rows]
+        scores = [e.jaccard for e in exps]
+        decisions = [e.exact_repeat or (e.jaccard >= e.threshold and e.kinds[0] == e.kinds[1])
+                     for e in exps]
+        return {"near_duplicates": pair_scores(gold, scores, decisions, positive_at=positive_at)}
+    _column(rows, "id_a", gold_path)
+    _column(rows, "id_b", gold_path)
+    if store is None:
+        raise InputError("pairs of ids need a database (--db) or an input file (--input)")
+    dup, story, _ = engine_clusters(store)
+    texts = {r[0]: f"{r[1]}\n{r[2]}" if r[1] and r[2] else (r[1] or r[2] or "")
+             for r in store.con.execute("SELECT id, title, text FROM articles").fetchall()}
+    ids = [(str(r["id_a"]), str(r["id_b"])) for r in rows]
+    missing = [i for pair in ids for i in pair if i not in texts]
+    if missing:
+        raise InputError(f"{gold_path}: {len(missing)} id(s) not in the database, e.g. {missing[0]!r}")
+    scores = [explain_dedup(texts[a], texts[b], params).jaccard for a, b in ids]
+    decisions = [dup.get(a) is not None and dup.get(a) == dup.get(b) for a, b in ids]
+    out = {"near_duplicates": pair_scores(gold, scores, decisions, positive_at=positive_at)}
+    if story:
+        vec = _unit_vectors(store)
+        cos = [float(np.dot(vec[a], vec[b])) if a in vec and b in vec else 0.0 for a, b in ids]
+        same = [story.get(a) is not None and story.get(a) == story.get(b) for a, b in ids]
+        out["stories"] = pair_scores(gold, cos, same, positive_at=positive_at)
+    return out
+
+
+def _unit_vectors(store) -> dict[str, np.ndarray]:
+    """article -> embedding of its near-duplicate group's embedded representative."""
+    rows = store.con.execute(
+        "SELECT m.article_id, e.vector FROM dup_members m JOIN dup_members u ON u.group_id = m.group_id "
+        "JOIN embeddings e ON e.article_id = u.article_id").fetchall()
+    return {r[0]: np.asarray(r[1], dtype=np.float32) for r in rows}
+
+
+def is_pair_file(path: str | Path) -> bool:
+    """True when the gold file's first row has pair columns (id_a/id_b or text_a/text_b)."""
+    rows = read_table(path)
+    return bool(rows) and (("id_a" in rows[0] and "id_b" in rows[0])
+                           or ("text_a" in rows[0] and "text_b" in rows[0]))
+
+
+def format_report(results: dict[str, Any]) -> str:
+    """Readable tables for every result of :func:`evaluate_clusters` / :func:`evaluate_pairs`."""
+    parts = []
+    for name, res in results.items():
+        title = name.replace("_", " ")
+        parts.append(format_cluster_scores(res, title) if isinstance(res, ClusterScores)
+                     else format_pair_scores(res, title))
+    return "\n\n".join(parts)
+
+
+__all__: Sequence[str] = ["read_table", "evaluate_clusters", "evaluate_pairs", "is_pair_file",
+                          "format_report", "engine_clusters"]

@@ -7,8 +7,9 @@ mode share one scoring function and one threshold. Pairs the guard rejects get t
 distance (2.0).
 
 Memory is O(n^2): the dense float64 distance matrix (8 n^2 bytes) plus scikit-learn's condensed
-copy and triangle indices (another ~ 20 n^2 bytes at peak): about 2.8 GB at n = 10,000 and
-11 GB at n = 20,000 (measured: see the :mod:`clustering.stories` docstring). Above
+copy and triangle indices, about 25 n^2 bytes at peak. Measured on 2 cores (384-d, average
+linkage): n = 5,000: 0.7 GB, 8 s; n = 10,000: 2.5 GB, 18 s; so about 10 GB and 1-2 minutes at
+n = 20,000. Above
 :data:`MAX_BATCH_ITEMS` items :func:`cluster_batch` raises ``ValueError``: cluster per time
 window (e.g. a day or a week of items, overlapping) and link windows with :func:`reconcile`, or
 use :func:`~clustering.stories.online.assign_online`, which is linear in the number of items.
@@ -54,7 +55,8 @@ def distance_matrix(
     """Dense story distances ``1 - story_score(cos_ij, |t_i - t_j|)``, guard conflicts at 2.0.
 
     The guard is evaluated only for pairs whose score exceeds ``params.threshold`` (the pairs
-    that would otherwise link; the others are already apart), which keeps it to O(links).
+    that would otherwise link; the others are already apart) and is at least
+    ``params.guard_min_score`` (items otherwise alike), which keeps it to O(links).
 
     Args:
         emb: (n, d) L2-normalised embeddings.
@@ -91,7 +93,7 @@ def distance_matrix(
         gap = None if t is None else t[a:b, None] - t[None, :]
         s = story_score(cos, gap, params)
         if features is not None:
-            ii, jj = np.nonzero(s > params.threshold)
+            ii, jj = np.nonzero((s > params.threshold) & (s >= params.guard_min_score))
             keep = jj > ii + a
             links.append((ii[keep] + a, jj[keep]))
         np.subtract(1.0, s, out=D[a:b])
@@ -144,7 +146,7 @@ def cluster_batch(
         times: (n,) epoch seconds (NaN = unknown), or None.
         features: n :class:`GuardFeatures` for the guard, or None to disable it.
         params: :class:`StoryParams`.
-        max_items: refuse larger batches (memory is O(n^2): about 11 GB at 20,000).
+        max_items: refuse larger batches (memory is O(n^2): about 10 GB at 20,000).
 
     Returns:
         (n,) int64 labels 0..k-1, numbered in order of each cluster's first item
@@ -214,9 +216,9 @@ def reconcile(
     2. An old story whose main part holds more than half of its members *claims* that
        cluster. A cluster claimed by several old stories goes to the largest (ties: smaller
        story id); the others get ``merged_into`` events.
-    3. An old story with no majority anywhere (spread over several clusters) still keeps its
-       id on its main part if nobody took that cluster in step 2 (stories taken largest
-       first, then by id); otherwise it is ``merged_into`` the story that holds its main part.
+    3. An old story with no majority anywhere (spread over several clusters) keeps its id on
+       its largest part that no story owns yet (same ties; stories taken largest first, then
+       by id); if every part is owned, it is ``merged_into`` the owner of its main part.
     4. Clusters still without an id get ``new_story_id()`` (in label order): ``split_from``
        the old story with most members in them (ties: larger story, then smaller id), or
        ``created`` when they hold no previous member.
@@ -259,13 +261,17 @@ def reconcile(
         lab = main[s]
         if 2 * part[s][lab] > size[s] and lab not in owner:
             owner[lab] = s
-    # step 3: plurality fallback for stories without a majority
+    # step 3: a story with no majority anywhere keeps its id on its largest part that nobody
+    # owns yet (stories taken largest first)
     kept = set(owner.values())
     for s in story_order:
-        lab = main[s]
-        if lab not in owner and s not in kept:
-            owner[lab] = s
-            kept.add(s)
+        if s in kept or 2 * part[s][main[s]] > size[s]:
+            continue
+        for lab in sorted(part[s], key=lambda lab: (-part[s][lab], -cluster_size[lab], lab)):
+            if lab not in owner:
+                owner[lab] = s
+                kept.add(s)
+                break
 
     events: list[StoryEvent] = []
     for s in story_order:

@@ -14,7 +14,9 @@ stories; see the :mod:`clustering.stories` docstring.)
 
 Everything here is pure and deterministic: same state and same input give the same output.
 Cost per item: one (k_active, d) matrix-vector product over the stories in the window, never
-over all stories ever seen (expired stories are dropped with :meth:`ActiveStories.expire`).
+over all stories ever seen: the caller drops expired stories with
+:meth:`ActiveStories.expire` (e.g. ``active.expire(now, params.active_days)`` after each
+batch, once they are stored); stories outside an item's window are skipped by time anyway.
 """
 
 from __future__ import annotations
@@ -132,7 +134,10 @@ class ActiveStories:
             raise ValueError("sizes must be >= 1")
         if len(set(ids)) != k:
             raise ValueError("ids must be distinct")
-        feats = [GuardFeatures()] * k if features is None else [f or GuardFeatures() for f in features]
+        if features is None:
+            feats = [GuardFeatures()] * k
+        else:
+            feats = [f or GuardFeatures() for f in features]
         if len(feats) != k:
             raise ValueError(f"features must have {k} entries, got {len(feats)}")
         st = cls(d)
@@ -238,7 +243,8 @@ class ActiveStories:
         Stories without a time (NaN) are kept. Row order of the rest is preserved.
 
         Returns:
-            The removed story ids, in row order (persist them before calling).
+            The removed story ids, in row order. Their rows are gone afterwards: store the
+            state (:meth:`to_arrays`) first if the removed stories' sums are still needed.
         """
         n = self._n
         cutoff = float(now) - float(active_days) * SECONDS_PER_DAY
@@ -285,7 +291,10 @@ class ActiveStories:
         if rows.size == 0:
             e = np.zeros(0)
             return rows.astype(np.int64), e, e
-        sims = (self._sums[rows] @ vec).astype(np.float64) / self._sizes[rows]
+        if 2 * rows.size >= n:  # mostly active: one contiguous product is cheaper than a gather
+            sims = (self._sums[:n] @ vec)[rows].astype(np.float64) / self._sizes[rows]
+        else:
+            sims = (self._sums[rows] @ vec).astype(np.float64) / self._sizes[rows]
         k = int(params.max_candidates)
         if rows.size > k:
             part = np.argpartition(-sims, k - 1)[:k]
@@ -317,9 +326,10 @@ def assign_online(
     most ``params.max_candidates`` best by similarity (:meth:`ActiveStories.candidates`);
     score = :func:`~clustering.stories.scoring.story_score` (similarity, quiet gap); the best
     candidate with score >= ``params.threshold`` whose representative the guard does not
-    reject is joined (sum, size, first/last seen updated in place); otherwise a new story is
-    started with id ``new_story_id()``. Items later in the list see the stories created or
-    grown by earlier ones. Ties are broken by story row (creation order).
+    reject (the guard is asked only when the score is >= ``params.guard_min_score``) is
+    joined (sum, size, first/last seen updated in place); otherwise a new story is started
+    with id ``new_story_id()``. Items later in the list see the stories created or grown by
+    earlier ones. Ties are broken by story row (creation order).
 
     Source: centroid-based online clustering with time decay, Miranda et al. (2018, EMNLP),
     "Multilingual Clustering of Streaming News".
@@ -364,7 +374,7 @@ def assign_online(
                     best_missed = (int(rows[o]), s, f"scored {s:.3f} < {thr:.3f}")
                 break
             why = None
-            if feat is not None:
+            if feat is not None and s >= params.guard_min_score:
                 why = guard_conflict(feat, active._features[int(rows[o])])
             if why is not None:
                 if best_missed is None:

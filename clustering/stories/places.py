@@ -87,13 +87,33 @@ EN_REGIONS: Mapping[str, tuple[str, ...]] = {
     "northern ireland": ("united kingdom",),
 }
 
+#: English nationality adjectives (and their plurals with -s) -> country key: "Syrian troops"
+#: names Syria. Not "Korean" (North or South?) nor "Indian" (also Native American).
+EN_DEMONYMS: Mapping[str, str] = {
+    "afghan": "afghanistan", "algerian": "algeria", "american": "united states",
+    "australian": "australia", "brazilian": "brazil", "british": "united kingdom",
+    "canadian": "canada", "chinese": "china", "egyptian": "egypt", "emirati": "united arab emirates",
+    "ethiopian": "ethiopia", "french": "france", "german": "germany", "greek": "greece",
+    "iranian": "iran", "iraqi": "iraq", "israeli": "israel", "italian": "italy",
+    "japanese": "japan", "jordanian": "jordan", "kuwaiti": "kuwait", "lebanese": "lebanon",
+    "libyan": "libya", "mexican": "mexico", "moroccan": "morocco", "nigerian": "nigeria",
+    "north korean": "north korea", "pakistani": "pakistan", "palestinian": "palestine",
+    "qatari": "qatar", "russian": "russia", "saudi": "saudi arabia", "somali": "somalia",
+    "south korean": "south korea", "spanish": "spain", "sudanese": "sudan", "syrian": "syria",
+    "tunisian": "tunisia", "turkish": "turkey", "ukrainian": "ukraine", "yemeni": "yemen",
+}  # fmt: skip
+
+#: Endings added to an Arabic nationality adjective (masculine singular, normalised: ة -> ه).
+_AR_ADJ_SUFFIXES = ("", "ه", "ون", "ين", "ان")
+
 #: GeoNames country names replaced by the key used here.
 _COUNTRY_KEY_OVERRIDES: Mapping[str, str] = {
     "the netherlands": "netherlands",
     "palestinian territory": "palestine",
 }
 
-#: Proclitics stripped from the first word of an Arabic name ("و", "ب", "وب", ...), longest first.
+#: Proclitics stripped from the first word of an Arabic name ("و", "ب", "وب", ...), longest
+#: first.
 _AR_PROCLITICS = ("وب", "ول", "فب", "فل", "وك", "و", "ف", "ب", "ل", "ك")
 
 _EN_WORD = re.compile(r"[^\W\d_]+")
@@ -181,7 +201,7 @@ class Gazetteer:
 
 
 def _strip_proclitics(word: str) -> list[str]:
-    """Candidate stems of an Arabic word with one proclitic group removed (stems of >= 2 letters)."""
+    """Candidate stems of an Arabic word with one proclitic group removed (stems >= 2 letters)."""
     out = []
     for p in _AR_PROCLITICS:
         if word.startswith(p) and len(word) - len(p) >= 2:
@@ -192,7 +212,20 @@ def _strip_proclitics(word: str) -> list[str]:
     return out
 
 
-def _read_arabic_file(path: Path) -> list[tuple[str, str, tuple[str, ...]]]:
+def _arabic_forms(name: str, adjective: bool) -> list[tuple[str, ...]]:
+    """Normalised token tuples of an Arabic entry; for an adjective, all its inflections."""
+    toks = tuple(tokens(normalise(name)))
+    if not adjective or not toks:
+        return [toks] if toks else []
+    stems = [t[2:] if t.startswith("ال") else t for t in toks]
+    return [
+        tuple(art + w + suf for w in stems)
+        for suf in _AR_ADJ_SUFFIXES
+        for art in ("", "ال")
+    ]
+
+
+def _read_arabic_file(path: Path) -> list[tuple[str, str, tuple[str, ...], bool]]:
     rows = []
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -201,7 +234,8 @@ def _read_arabic_file(path: Path) -> list[tuple[str, str, tuple[str, ...]]]:
         if len(cols) < 2 or not cols[0].strip() or not cols[1].strip():
             raise ValueError(f"{path.name}:{lineno}: expected 'arabic<TAB>key[<TAB>parents]'")
         parents = tuple(p.strip() for p in cols[2].split(",") if p.strip()) if len(cols) > 2 else ()
-        rows.append((cols[0].strip(), cols[1].strip().casefold(), parents))
+        adjective = len(cols) > 3 and cols[3].strip() == "adj"
+        rows.append((cols[0].strip(), cols[1].strip().casefold(), parents, adjective))
     return rows
 
 
@@ -248,6 +282,9 @@ def build_gazetteer(
         add_en(surface, key)
     for key, ups in EN_REGIONS.items():
         add_en(key, key, ups)
+    for adj, key in EN_DEMONYMS.items():
+        add_en(adj, key)
+        add_en(adj + "s", key)
     state_key: dict[str, str] = {}
     for code, s in gc.get_us_states().items():
         key = _fold_latin(s["name"])
@@ -270,9 +307,8 @@ def build_gazetteer(
         add_en(key, key, [u for u in up if u])
 
     arabic: dict[tuple[str, ...], str] = {}
-    for name, key, ups in _read_arabic_file(arabic_path):
-        toks = tuple(tokens(normalise(name)))
-        if toks:
+    for name, key, ups, adjective in _read_arabic_file(arabic_path):
+        for toks in _arabic_forms(name, adjective):
             arabic.setdefault(toks, key)
         add_en(key, key, ups)
     max_words = max(len(k) for k in list(english) + list(arabic))

@@ -31,7 +31,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from clustering.embed import Embedder, build_e5_folder  # noqa: E402
 
-DEFAULT_DATA = Path("/work/shared/data/egynews2013/egynews2013_2013-02-01_to_02-14.jsonl.gz")
+DEFAULT_DATA = (Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "egynews2013"
+                / "egynews2013_2013-02-01_to_02-14.jsonl.gz")
 
 
 def read_articles(path: Path, n: int) -> tuple[list[str], list[str]]:

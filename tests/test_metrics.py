@@ -28,7 +28,9 @@ from clustering.evaluate import (
     pairwise,
 )
 
-STS = Path("/work/shared/data/sts-headlines/sts_headlines_2013_2015.tsv")
+from .conftest import SHARED
+
+STS = SHARED / "sts-headlines" / "sts_headlines_2013_2015.tsv"
 
 
 def approx_prf(prf: PRF, p: float, r: float, f: float) -> None:

@@ -249,6 +249,7 @@ class UnionFind:
         self.parent: dict[str, str] = {}
 
     def find(self, x: str) -> str:
+        """The root of ``x``'s set (adds ``x`` as a singleton when unseen)."""
         parent = self.parent
         parent.setdefault(x, x)
         while parent[x] != x:
@@ -257,6 +258,7 @@ class UnionFind:
         return x
 
     def union(self, a: str, b: str) -> None:
+        """Join the sets of ``a`` and ``b`` (``a``'s root becomes the root)."""
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[rb] = ra

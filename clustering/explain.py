@@ -13,19 +13,22 @@ from typing import Any
 import numpy as np
 
 from clustering.dedup.engine import DedupParams, content_hash
+from clustering.dedup.headlines import headline_substitution
 from clustering.dedup.lsh import bands_rows
 from clustering.dedup.minhash import estimate_jaccard, signatures
 from clustering.dedup.shingles import char_hashes, combine_windows, jaccard, token_hashes
 from clustering.normalise import normalise, tokens
 
 
-def shingle_map(text: str, params: DedupParams) -> tuple[str, dict[int, str]]:
-    """Shingles of one raw text as ``(kind, {hash: shingle text})``, hashes identical to
-    :func:`clustering.dedup.shingles.shingle_batch` (window order is preserved there)."""
+def shingle_map(text: str, params: DedupParams, force_char: bool = False
+                ) -> tuple[str, dict[int, str], list[str]]:
+    """Shingles of one raw text as ``(kind, {hash: shingle text}, tokens)``, hashes identical to
+    :func:`clustering.dedup.shingles.shingle_batch` (window order is preserved there);
+    ``force_char`` shingles by characters whatever the length (titles)."""
     toks = tokens(normalise(text))
-    kind = params.shingles.kind_for(len(toks))
+    kind = "char" if force_char else params.shingles.kind_for(len(toks))
     if not toks:
-        return kind, {}
+        return kind, {}, toks
     if kind == "word":
         k = params.shingles.word_k
         th, starts = token_hashes([toks])
@@ -37,7 +40,7 @@ def shingle_map(text: str, params: DedupParams) -> tuple[str, dict[int, str]]:
         ch, starts = char_hashes([joined])
         sh, _ = combine_windows(ch, starts, k)
         texts = [joined[i:i + k] for i in range(max(1, len(joined) - k + 1))]
-    return kind, {int(h): t for h, t in zip(sh.tolist(), texts)}
+    return kind, {int(h): t for h, t in zip(sh.tolist(), texts)}, toks
 
 
 def lsh_collides(sig_a: np.ndarray, sig_b: np.ndarray, bands: int, rows: int) -> bool:
@@ -60,6 +63,7 @@ class DedupExplanation:
     n_shingles: tuple[int, int]
     exact_repeat: bool
     verdict: str
+    headline_rule: str | None = None
     same_group: bool | None = None
     groups: tuple[str | None, str | None] = (None, None)
     stories: dict[str, Any] = field(default_factory=dict)
@@ -69,14 +73,24 @@ class DedupExplanation:
         return dict(self.__dict__)
 
 
-def explain_dedup(text_a: str, text_b: str, params: DedupParams, max_shared: int = 12
-                  ) -> DedupExplanation:
+def explain_dedup(text_a: str, text_b: str, params: DedupParams, max_shared: int = 12, *,
+                  title_a: str = "", title_b: str = "") -> DedupExplanation:
     """Explain the near-duplicate decision between two raw texts (title + body each).
 
+    When one text is headline-length and the other a full article, the headline is compared
+    with the article's title (``title_a`` / ``title_b``), as the engine's headline rule does.
     Returns a :class:`DedupExplanation`; ``verdict`` is one sentence naming the rule.
     """
-    kind_a, map_a = shingle_map(text_a, params)
-    kind_b, map_b = shingle_map(text_b, params)
+    kind_a, map_a, tok_a = shingle_map(text_a, params)
+    kind_b, map_b, tok_b = shingle_map(text_b, params)
+    via_title = ""
+    if kind_a != kind_b and (title_b if kind_a == "char" else title_a):
+        if kind_a == "char":
+            kind_b, map_b, tok_b = shingle_map(title_b, params, force_char=True)
+            via_title = "b's title"
+        else:
+            kind_a, map_a, tok_a = shingle_map(title_a, params, force_char=True)
+            via_title = "a's title"
     set_a = np.unique(np.fromiter(map_a, dtype=np.uint64, count=len(map_a)))
     set_b = np.unique(np.fromiter(map_b, dtype=np.uint64, count=len(map_b)))
     sim = jaccard(set_a, set_b) if kind_a == kind_b else 0.0
@@ -85,28 +99,33 @@ def explain_dedup(text_a: str, text_b: str, params: DedupParams, max_shared: int
     br = bands_rows(threshold, params.num_perm)
     candidate = kind_a == kind_b and lsh_collides(sigs[0], sigs[1], *br)
     exact = content_hash(normalise(text_a)) == content_hash(normalise(text_b))
+    replaced = headline_substitution(tok_a, tok_b) if kind_a == kind_b == "char" else None
     shared = sorted(set(map_a) & set(map_b))
+    where = f" (headline against {via_title})" if via_title else ""
     if exact:
         verdict = "exact repeat: same text after normalisation (joined by hash)"
     elif kind_a != kind_b:
         verdict = (f"kept apart: one is shingled by {kind_a}, the other by {kind_b} "
-                   "(a headline-length text is never a near-duplicate of a full article)")
+                   "(a headline-length text is never a near-duplicate of a full article's body)")
+    elif sim >= threshold and replaced:
+        verdict = f"kept apart: Jaccard {sim:.3f} >= {threshold}{where} but {replaced} (headline edit rule)"
     elif sim >= threshold and candidate:
-        verdict = f"near-duplicates: Jaccard {sim:.3f} >= {threshold} ({kind_a} shingles), LSH candidate"
+        verdict = f"near-duplicates: Jaccard {sim:.3f} >= {threshold} ({kind_a} shingles{where}), LSH candidate"
     elif sim >= threshold:
-        verdict = (f"similar enough (Jaccard {sim:.3f} >= {threshold}) but not an LSH candidate "
-                   f"with {br[0]} bands x {br[1]} rows: an LSH miss (joined only if another "
-                   "member links them)")
+        verdict = (f"similar enough (Jaccard {sim:.3f} >= {threshold}{where}) but not an LSH "
+                   f"candidate with {br[0]} bands x {br[1]} rows: an LSH miss (joined only if "
+                   "another member links them)")
     elif candidate:
-        verdict = f"kept apart: LSH candidate, but verified Jaccard {sim:.3f} < {threshold}"
+        verdict = f"kept apart: LSH candidate, but verified Jaccard {sim:.3f} < {threshold}{where}"
     else:
-        verdict = f"kept apart: Jaccard {sim:.3f} < {threshold} ({kind_a} shingles)"
+        verdict = f"kept apart: Jaccard {sim:.3f} < {threshold} ({kind_a} shingles{where})"
     return DedupExplanation(
         kinds=(kind_a, kind_b), jaccard=round(sim, 4),
         minhash_estimate=round(estimate_jaccard(sigs[0], sigs[1]), 4), lsh_candidate=candidate,
         bands_rows=br, threshold=threshold,
         shared_shingles=[map_a[h] for h in shared[:max_shared]],
-        n_shingles=(len(set_a), len(set_b)), exact_repeat=exact, verdict=verdict)
+        n_shingles=(len(set_a), len(set_b)), exact_repeat=exact, verdict=verdict,
+        headline_rule=replaced)
 
 
 def params_of_last_run(store) -> DedupParams:
@@ -145,7 +164,7 @@ def explain_pair(store, id_a: str, id_b: str) -> dict[str, Any]:
     params = params_of_last_run(store)
     ra, rb = info[id_a], info[id_b]
     content = lambda r: f"{r[1]}\n{r[2]}" if r[1] and r[2] else (r[1] or r[2] or "")
-    ex = explain_dedup(content(ra), content(rb), params)
+    ex = explain_dedup(content(ra), content(rb), params, title_a=ra[1] or "", title_b=rb[1] or "")
     ex.groups = (ra[5], rb[5])
     ex.same_group = ra[5] is not None and ra[5] == rb[5]
     out: dict[str, Any] = {}
@@ -154,7 +173,7 @@ def explain_pair(store, id_a: str, id_b: str) -> dict[str, Any]:
                     "dup_group": r[5], "joined_via": r[7], "similarity": r[6], "rule": r[8]}
     nd = ex.as_dict()
     nd.pop("stories", None)
-    if ex.same_group and not (ex.jaccard >= ex.threshold or ex.exact_repeat):
+    if ex.same_group and not ((ex.jaccard >= ex.threshold and not ex.headline_rule) or ex.exact_repeat):
         nd["verdict"] += "; they share a group through other members (transitive link)"
     elif ex.same_group:
         nd["verdict"] += "; same near-duplicate group"

@@ -164,18 +164,19 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
                           _sig_matrix(rows, params.num_perm))
         store.insert_arrow("signatures", rows)
 
-    def stored_shingles(want: list[str]) -> dict[str, np.ndarray]:
-        titles = [w for w in want if w.startswith(TITLE_KEY)]
+    def stored_shingles(want: list[str]) -> dict[str, tuple[np.ndarray, tuple[str, ...]]]:
         texts = store.texts_of([w[len(TITLE_KEY):] if w.startswith(TITLE_KEY) else w for w in want])
-        out: dict[str, np.ndarray] = {}
+        out: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {}
         plain = [w for w in want if not w.startswith(TITLE_KEY) and w in texts]
-        _, _, sets = shingle_texts([Article(id=w, title=texts[w][0], text=texts[w][1]).content
-                                    for w in plain], params)
-        out.update(zip(plain, sets))
-        titles = [w for w in titles if w[len(TITLE_KEY):] in texts]
-        out.update(zip(titles, shingle_titles([texts[w[len(TITLE_KEY):]][0] for w in titles], params)))
+        _, _, sets, toks = shingle_texts([Article(id=w, title=texts[w][0], text=texts[w][1]).content
+                                          for w in plain], params)
+        out.update(zip(plain, zip(sets, toks)))
+        titles = [w for w in want if w.startswith(TITLE_KEY) and w[len(TITLE_KEY):] in texts]
+        tsets, ttoks = shingle_titles([texts[w[len(TITLE_KEY):]][0] for w in titles], params)
+        out.update(zip(titles, zip(tsets, ttoks)))
         return out
 
+    known: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {}
     seq0 = store.next_seq()
     report = EdgeReport()
     progress.stage("fingerprinting and near-duplicate search", total=len(new))
@@ -184,7 +185,7 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
         fp: Fingerprints = fingerprint_batch(batch, params)
         bids = [a.id for a in batch]
         stored_hashes = store.first_article_by_hash(fp.content_hash)
-        rep = find_edges(bids, fp, params, index, stored_hashes, stored_shingles)
+        rep = find_edges(bids, fp, params, index, stored_hashes, stored_shingles, known)
         # Articles go in first so that later batches find this one's hashes and texts.
         store.insert_articles(_article_rows(batch, range(seq0 + lo, seq0 + lo + len(batch)),
                                             fp.content_hash, run_id))

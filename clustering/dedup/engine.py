@@ -22,6 +22,7 @@ from datetime import datetime
 
 import numpy as np
 
+from clustering.dedup.headlines import headline_substitution
 from clustering.dedup.lsh import CandidateIndex, bands_rows
 from clustering.dedup.minhash import signatures
 from clustering.dedup.shingles import ShingleParams, jaccard, shingle_batch
@@ -77,6 +78,9 @@ class Fingerprints:
             title alone (empty array otherwise): a headline-only item ("related articles" list
             entry) is matched against these, so it joins the article it links to.
         title_signatures: uint32 (n, num_perm) MinHash signatures of ``title_shingles``.
+        tokens: normalised tokens of character-shingled (headline-length) articles, for the
+            headline edit rule; empty for word-shingled ones.
+        title_tokens: normalised tokens of the titles that have a title fingerprint.
     """
 
     content_hash: list[str]
@@ -85,6 +89,8 @@ class Fingerprints:
     signatures: np.ndarray
     title_shingles: list[np.ndarray]
     title_signatures: np.ndarray
+    tokens: list[tuple[str, ...]]
+    title_tokens: list[tuple[str, ...]]
 
     def has_title_fingerprint(self, i: int) -> bool:
         """True when article i is word-shingled and its title has character shingles."""
@@ -100,18 +106,24 @@ def content_hash(normalised: str) -> str:
     return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def shingle_texts(texts: Sequence[str], params: DedupParams) -> tuple[list[str], list[str], list[np.ndarray]]:
-    """Normalise and shingle raw texts: ``(normalised texts, kinds, shingle sets)``."""
+def shingle_texts(texts: Sequence[str], params: DedupParams
+                  ) -> tuple[list[str], list[str], list[np.ndarray], list[tuple[str, ...]]]:
+    """Normalise and shingle raw texts: ``(normalised texts, kinds, shingle sets, tokens)``;
+    tokens are kept only for character-shingled (headline-length) texts, () otherwise."""
     normed = [normalise(t) for t in texts]
-    kinds, sets = shingle_batch([tokens(n) for n in normed], params.shingles)
-    return normed, kinds, sets
+    toks = [tokens(n) for n in normed]
+    kinds, sets = shingle_batch(toks, params.shingles)
+    kept = [tuple(t) if k == "char" else () for t, k in zip(toks, kinds)]
+    return normed, kinds, sets, kept
 
 
-def shingle_titles(titles: Sequence[str], params: DedupParams) -> list[np.ndarray]:
-    """Character shingles of titles, whatever their length (for headline matching)."""
+def shingle_titles(titles: Sequence[str], params: DedupParams
+                   ) -> tuple[list[np.ndarray], list[tuple[str, ...]]]:
+    """Character shingles and tokens of titles, whatever their length (headline matching)."""
     forced = ShingleParams(params.shingles.word_k, params.shingles.char_k, short_tokens=1 << 30)
-    _, sets = shingle_batch([tokens(normalise(t)) for t in titles], forced)
-    return sets
+    toks = [tokens(normalise(t)) for t in titles]
+    _, sets = shingle_batch(toks, forced)
+    return sets, [tuple(t) for t in toks]
 
 
 def fingerprint_batch(articles: Sequence[Article], params: DedupParams = DedupParams(),
@@ -128,17 +140,19 @@ def fingerprint_batch(articles: Sequence[Article], params: DedupParams = DedupPa
         normalisation gets an empty shingle set; callers treat it as matching nothing but its
         exact repeats.
     """
-    normed, kinds, sets = shingle_texts([a.content for a in articles], params)
+    normed, kinds, sets, toks = shingle_texts([a.content for a in articles], params)
     titled = [i for i, a in enumerate(articles) if kinds[i] == "word" and a.title]
     tsets = [np.zeros(0, np.uint64)] * len(articles)
-    for i, ts in zip(titled, shingle_titles([articles[i].title for i in titled], params)):
-        tsets[i] = ts
+    ttoks: list[tuple[str, ...]] = [()] * len(articles)
+    for i, ts, tt in zip(titled, *shingle_titles([articles[i].title for i in titled], params)):
+        tsets[i], ttoks[i] = ts, tt
     if with_signatures:
         sigs = signatures(sets, params.num_perm, params.seed)
         tsigs = signatures(tsets, params.num_perm, params.seed)
     else:
         sigs = tsigs = np.zeros((len(articles), 0), dtype=np.uint32)
-    return Fingerprints([content_hash(n) for n in normed], kinds, sets, sigs, tsets, tsigs)
+    return Fingerprints([content_hash(n) for n in normed], kinds, sets, sigs, tsets, tsigs,
+                        toks, ttoks)
 
 
 @dataclass(frozen=True)
@@ -167,9 +181,14 @@ class EdgeReport:
     fingerprinted: list[int] = field(default_factory=list)  # batch indices that got an LSH entry
 
 
+#: What verification needs of an item: its shingle set, and its tokens when it is headline-length.
+Shingled = tuple[np.ndarray, tuple[str, ...]]
+
+
 def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
                index: CandidateIndex, stored_hashes: Mapping[str, str],
-               stored_shingles: Callable[[list[str]], dict[str, np.ndarray]]) -> EdgeReport:
+               stored_shingles: Callable[[list[str]], dict[str, Shingled]],
+               known: dict[str, Shingled] | None = None) -> EdgeReport:
     """Find the verified near-duplicate edges of a batch against the stored index and itself.
 
     Rules, in order:
@@ -181,6 +200,10 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
        full article reaches ``char_threshold`` (a "related articles" entry joins the article it
        names). Two full articles are never joined by their titles alone.
 
+    Rules 2 (for headline-length texts) and 3 also apply the headline edit rule
+    (:func:`clustering.dedup.headlines.headline_substitution`): a headline with a word replaced
+    is another headline, not a repeat.
+
     Args:
         ids: article ids of the batch, aligned with ``fp``.
         fp: the batch's fingerprints.
@@ -189,8 +212,10 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
             ``TITLE_KEY + id`` in the "char" index); the batch's new signatures are inserted as
             items are processed, so later items find earlier ones.
         stored_hashes: content hash -> id of a stored article with that normalised text.
-        stored_shingles: loads shingle sets of stored articles by id; ids prefixed with
-            ``TITLE_KEY`` ask for the character shingles of the title.
+        stored_shingles: loads ``(shingle set, tokens)`` of stored articles by id; ids prefixed
+            with ``TITLE_KEY`` ask for those of the title.
+        known: ``(shingle set, tokens)`` of items verified before (e.g. earlier batches of the
+            same run), updated in place; saves reloading them.
 
     Returns:
         An :class:`EdgeReport`; items are linked to every verified candidate (union-find makes
@@ -198,9 +223,9 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
     """
     report = EdgeReport()
     first_of_hash: dict[str, str] = dict(stored_hashes)
-    local: dict[str, np.ndarray] = {}
+    local: dict[str, Shingled] = known if known is not None else {}
 
-    def verify(art_id: str, own: np.ndarray, cands: list[str], threshold: float,
+    def verify(art_id: str, own: Shingled, cands: list[str], threshold: float,
                accept_titles: bool, accept_short: bool) -> None:
         keep = [c for c in cands if (c.startswith(TITLE_KEY) and accept_titles)
                 or (not c.startswith(TITLE_KEY) and accept_short)]
@@ -208,15 +233,13 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
         missing = [c for c in keep if c not in local]
         loaded = stored_shingles(missing) if missing else {}
         for c in keep:
-            other = local.get(c)
-            if other is None:
-                other = loaded.get(c)
-            sim = jaccard(own, other) if other is not None else 0.0
-            if sim >= threshold:
-                target = c[len(TITLE_KEY):] if c.startswith(TITLE_KEY) else c
-                report.edges.append(Edge(art_id, target, sim, "jaccard" if target == c else "headline"))
-            else:
+            other = local.get(c) or loaded.get(c)
+            sim = jaccard(own[0], other[0]) if other is not None else 0.0
+            if sim < threshold or (own[1] and other[1] and headline_substitution(own[1], other[1])):
                 report.rejected += 1
+                continue
+            target = c[len(TITLE_KEY):] if c.startswith(TITLE_KEY) else c
+            report.edges.append(Edge(art_id, target, sim, "jaccard" if target == c else "headline"))
 
     for i, art_id in enumerate(ids):
         h = fp.content_hash[i]
@@ -226,17 +249,17 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
             continue
         first_of_hash[h] = art_id
         kind, shingles = fp.kinds[i], fp.shingles[i]
-        local[art_id] = shingles
+        local[art_id] = (shingles, fp.tokens[i])
         if len(shingles):
             threshold = params.threshold_for(kind)
-            verify(art_id, shingles, index.query(kind, fp.signatures[i]), threshold,
+            verify(art_id, local[art_id], index.query(kind, fp.signatures[i]), threshold,
                    accept_titles=kind == "char", accept_short=True)
             index.insert(art_id, kind, fp.signatures[i])
             report.fingerprinted.append(i)
         if fp.has_title_fingerprint(i):
             tkey = TITLE_KEY + art_id
-            local[tkey] = fp.title_shingles[i]
-            verify(art_id, fp.title_shingles[i], index.query("char", fp.title_signatures[i]),
+            local[tkey] = (fp.title_shingles[i], fp.title_tokens[i])
+            verify(art_id, local[tkey], index.query("char", fp.title_signatures[i]),
                    params.char_threshold, accept_titles=False, accept_short=True)
             index.insert(tkey, "char", fp.title_signatures[i])
     return report

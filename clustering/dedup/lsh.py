@@ -19,8 +19,10 @@ from datasketch.lsh import _optimal_param
 from clustering.dedup.minhash import to_lean
 
 #: Weights of (false positive, false negative) probability when choosing bands/rows. Recall
-#: matters more than precision here because every candidate is verified exactly afterwards.
-LSH_WEIGHTS = (0.3, 0.7)
+#: matters far more than precision here because every candidate is verified exactly afterwards:
+#: with (0.05, 0.95) a pair at the threshold becomes a candidate with probability ~0.97 (25 bands
+#: x 5 rows at 0.5 would give only 0.55); see benchmarks/RESULTS.md for the recall this buys.
+LSH_WEIGHTS = (0.05, 0.95)
 
 
 def bands_rows(threshold: float, num_perm: int, weights: tuple[float, float] = LSH_WEIGHTS

@@ -124,8 +124,8 @@ def evaluate_pairs(store, gold_path: str | Path, *, positive_at: float | None = 
         params = params or DedupParams()
         exps = [explain_dedup(r["text_a"] or "", r["text_b"] or "", params) for r in rows]
         scores = [e.jaccard for e in exps]
-        decisions = [e.exact_repeat or (e.jaccard >= e.threshold and e.kinds[0] == e.kinds[1])
-                     for e in exps]
+        decisions = [e.exact_repeat or (e.jaccard >= e.threshold and e.kinds[0] == e.kinds[1]
+                                         and not e.headline_rule) for e in exps]
         return {"near_duplicates": pair_scores(gold, scores, decisions, positive_at=positive_at)}
     _column(rows, "id_a", gold_path)
     _column(rows, "id_b", gold_path)

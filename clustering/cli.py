@@ -22,6 +22,7 @@ from clustering.dedup.shingles import ShingleParams
 from clustering.io.errors import InputError
 from clustering.pipeline import Progress, RunSummary
 from clustering.store import Store, StoreError
+from clustering.stories.scoring import StoryParams
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Near-duplicate detection and story clustering for news, stored in DuckDB.")
@@ -173,13 +174,16 @@ def run(inputs: list[Path] = typer.Argument(..., help="Article files (.jsonl/.cs
         stories: str = typer.Option("online", help="Story clustering: online, batch or none."),
         model: Optional[str] = typer.Option(None, help="sentence-transformers model name or folder "
                                             "(default: multilingual-e5-small, offline)."),
+        story_threshold: float = typer.Option(StoryParams.threshold, help="Story similarity "
+                                              "threshold (cosine units of the model)."),
+        lead_tokens: int = typer.Option(96, help="Body tokens embedded after the title."),
         json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:
     """Ingest articles: find exact repeats and near-duplicates, group stories, store all in DuckDB."""
     from clustering import pipeline
 
     params = dedup_params(threshold, char_threshold, num_perm, word_k, char_k)
-    story_step, story_params = _story_step(stories, model)
+    story_step, story_params = _story_step(stories, model, story_threshold, lead_tokens)
     with Store(db) as store, RichProgressReporter(not quiet and sys.stderr.isatty()) as prog:
         summary = pipeline.run(inputs, store, mapping=parse_mapping(map_), params=params,
                                story_step=story_step, story_params=story_params, progress=prog)
@@ -189,15 +193,22 @@ def run(inputs: list[Path] = typer.Argument(..., help="Article files (.jsonl/.cs
         print_summary(summary)
 
 
-def _story_step(mode: str, model: str | None):
+def _story_step(mode: str, model: str | None, threshold: float = StoryParams.threshold,
+                lead_tokens: int = 96):
     """The story clustering hook for ``run`` (None for mode "none")."""
     if mode == "none":
         return None, {"mode": "none"}
     if mode not in ("online", "batch"):
         raise CliError(f"--stories must be online, batch or none, got {mode!r}")
+    if lead_tokens < 0:
+        raise CliError("--lead-tokens must be >= 0")
     from clustering.story_step import make_story_step
 
-    return make_story_step(mode=mode, model=model)
+    try:
+        params = StoryParams(threshold=threshold)
+    except ValueError as exc:
+        raise CliError(f"--story-threshold: {exc}") from None
+    return make_story_step(mode=mode, model=model, params=params, lead_tokens=lead_tokens)
 
 
 @app.command()
@@ -309,7 +320,7 @@ def demo(db: Path = typer.Option(Path("news-demo.duckdb"), "--db", help="DuckDB 
     run(inputs=inputs, db=db, map_=None, threshold=DedupParams.threshold,
         char_threshold=DedupParams.char_threshold, num_perm=DedupParams.num_perm,
         word_k=ShingleParams.word_k, char_k=ShingleParams.char_k, stories=stories, model=None,
-        json_out=False, quiet=quiet)
+        story_threshold=StoryParams.threshold, lead_tokens=96, json_out=False, quiet=quiet)
     console.print(f"next: news-cluster groups --db {db}   |   news-cluster stories --db {db}",
                   highlight=False)
 
@@ -429,6 +440,30 @@ def evaluate(gold: Path = typer.Argument(..., help="Gold file (.jsonl/.csv/.tsv,
                          indent=2, default=str))
     else:
         print(format_report(results))
+
+
+
+@app.command()
+@_guard
+def recluster(db: Path = DbOpt,
+              since: Optional[str] = typer.Option(None, help="Window start (ISO date/time)."),
+              until: Optional[str] = typer.Option(None, help="Window end (ISO date/time)."),
+              model: Optional[str] = typer.Option(None, help="The model the stories were built "
+                                                  "with (default: multilingual-e5-small)."),
+              story_threshold: float = typer.Option(StoryParams.threshold,
+                                                    help="Story similarity threshold.")) -> None:
+    """Batch re-cluster the stories of a time window from scratch; ids stay stable, moves,
+    merges and splits are recorded."""
+    from clustering import pipeline
+
+    step, sp = _story_step("batch", model, story_threshold)
+    with Store(db) as store:
+        if not store.scalar("SELECT count(*) FROM embeddings"):
+            raise CliError(f"{db}: no embedded articles; run `news-cluster run` with stories first")
+        summary = pipeline.recluster(store, step, since=_parse_time(since, "--since"),
+                                     until=_parse_time(until, "--until"), story_params=sp)
+    for k, v in summary.items():
+        console.print(f"{k}: {v}", highlight=False)
 
 
 def main() -> None:

@@ -274,3 +274,18 @@ def run(inputs: Sequence[str | Path], store: Store, *, mapping: dict[str, str] |
         store.record_run(run_id, started, command, [str(p) for p in inputs], params_log,
                          summary.as_dict())
     return summary
+
+
+def recluster(store: Store, step, *, since: datetime | None = None, until: datetime | None = None,
+              story_params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Batch re-cluster the stored stories published in [since, until] (open bounds allowed) in
+    one transaction, recorded as a run ("recluster"). ``step`` is a batch-mode
+    :class:`clustering.story_step.StoryStep`. Returns the story summary."""
+    started = datetime.now(timezone.utc)
+    run_id = store.next_run_id()
+    with store.transaction():
+        summary = step.recluster(store, run_id, since, until)
+        window = [since.isoformat() if since else None, until.isoformat() if until else None]
+        store.record_run(run_id, started, "recluster", [], {"stories": story_params or {},
+                                                           "window": window}, summary)
+    return summary

@@ -112,16 +112,39 @@ class StoryStep:
         events: list[tuple[str, str, str | None, datetime, str]] = []
         decided: dict[str, tuple[str, float | None, str]] = {}   # unit article -> story, score, why
         moved: dict[str, tuple[str, str]] = {}                    # unit article -> (old, new story)
+        times = [a.published for a in new if a.published]
         if self.mode == "online":
             decided = self._online(store, units, emb, new_ids, now)
         else:
-            decided, moved, batch_events = self._batch(store, units, emb, new_ids, new, now)
+            pad = timedelta(days=self.params.active_days)
+            window = (min(times) - pad, max(times) + pad) if times else (None, None)
+            decided, moved, batch_events = self._batch(store, units, emb, new_ids, window,
+                                                       max(times) if times else now)
             events.extend(batch_events)
+        return self._record(store, run_id, now, units, decided, moved, group_story, groups,
+                            events, times)
+
+    def recluster(self, store: Store, run_id: int, since: datetime | None,
+                  until: datetime | None) -> dict[str, Any]:
+        """Batch re-cluster the stored stories of a time window from scratch (no new input) and
+        reconcile: ids stay stable, moves close and reopen memberships, merges and splits become
+        events. Call inside a transaction. Raises ValueError when the window holds more units
+        than batch clustering accepts (see :func:`clustering.stories.cluster_batch`)."""
+        now = datetime.now(timezone.utc)
+        decided, moved, events = self._batch(store, [], np.zeros((0, 0), np.float32),
+                                             StoryIds(store), (since, until), until or now)
+        return self._record(store, run_id, now, [], decided, moved, {}, {}, events, [])
+
+    def _record(self, store, run_id, now, units, decided, moved, group_story, groups, events,
+                times) -> dict[str, Any]:
+        """Write memberships, stories and events of one decision round; the run summary."""
         touched = _write_memberships(store, run_id, now, units, decided, moved, group_story, groups)
         created = touched - set(_existing(store, touched))
-        events.extend(_growth_events(store, run_id, touched, created, now))
+        split = {e[0] for e in events if e[1] == "split_from"}
+        events.extend(e for e in _growth_events(store, run_id, touched, created, now)
+                      if not (e[1] == "created" and e[0] in split))
         _refresh_stories(store, run_id, touched, created, self._embedder().model_id)
-        quiet = _mark_quiet(store, run_id, new, self.params, now)
+        quiet = _mark_quiet(store, run_id, times, self.params)
         _insert_events(store, run_id, events + quiet)
         return {"embedded": len(units), "joined existing": sum(1 for s, _, _ in decided.values()
                                                                if s not in created),
@@ -164,15 +187,14 @@ class StoryStep:
                 for i, a in zip(order, out)}
 
     def _batch(self, store: Store, units: list[Unit], emb: np.ndarray, new_ids: StoryIds,
-               new: list[Article], now: datetime):
-        """Re-cluster the window around the new articles from scratch and reconcile ids."""
-        times = [a.published for a in new if a.published]
-        lo = min(times) - timedelta(days=self.params.active_days) if times else None
-        hi = max(times) + timedelta(days=self.params.active_days) if times else None
+               window: tuple[datetime | None, datetime | None], when: datetime):
+        """Re-cluster the stored units of ``window`` (None bounds: open) plus the new ``units``
+        from scratch and reconcile the clusters with the stored story ids."""
+        lo, hi = window
         old_units, old_emb, previous = _window_units(store, self._embedder().model_id, lo, hi)
-        all_units = old_units + units
-        if not all_units:
+        if not units and not old_units:
             return {}, {}, []
+        all_units = old_units + units
         vecs = emb if not old_units else old_emb if not units else np.concatenate([old_emb, emb])
         t = np.array([_epoch(u.published) for u in all_units])
         feats = [guard_features(u.title, u.text) for u in all_units]
@@ -189,7 +211,6 @@ class StoryStep:
                                          f"linkage, threshold {self.params.threshold}): cluster {sid}")
             elif old != sid:
                 moved[u.article_id] = (old, sid)
-        when = max(times) if times else now
         events = [(e.story_id, e.kind, e.other_story_id, when, e.detail) for e in evs
                   if e.kind != "created"]
         return decided, moved, events
@@ -285,8 +306,11 @@ def _window_units(store: Store, model_id: str, lo: datetime | None, hi: datetime
            "WHERE e.model_id = ?")
     args: list[Any] = [model_id]
     if lo is not None:
-        sql += " AND (a.published IS NULL OR a.published BETWEEN ? AND ?)"
-        args += [lo, hi]
+        sql += " AND (a.published IS NULL OR a.published >= ?)"
+        args.append(lo)
+    if hi is not None:
+        sql += " AND (a.published IS NULL OR a.published <= ?)"
+        args.append(hi)
     rows = store.con.execute(sql + " ORDER BY a.seq", args).fetchall()
     units = [Unit(r[0], r[1], r[2] or "", r[3] or "", _utc(r[4]), r[5]) for r in rows]
     vecs = np.array([r[6] for r in rows], dtype=np.float32) if rows else np.zeros((0, 0), np.float32)
@@ -458,11 +482,11 @@ def _refresh_stories(store: Store, run_id: int, touched: set[str], created: set[
         ("updated_run", pa.int64())])))
 
 
-def _mark_quiet(store: Store, run_id: int, new: list[Article], params: StoryParams,
-                now: datetime) -> list[tuple]:
+def _mark_quiet(store: Store, run_id: int, times: list[datetime], params: StoryParams
+                ) -> list[tuple]:
     """Stories whose last article is more than ``active_days`` older than the newest article
-    of this run go quiet (status "quiet", a "went_quiet" event)."""
-    times = [a.published for a in new if a.published]
+    of this run (``times``: the run's publication times) go quiet (status "quiet", a
+    "went_quiet" event)."""
     if not times:
         return []
     newest = max(times)

@@ -148,3 +148,11 @@ def test_batch_recluster_reconciles_ids_and_records_moves(step, days, tmp_path):
         if moved:
             kinds = {r[0] for r in store.con.execute("SELECT kind FROM story_events").fetchall()}
             assert kinds & {"merged_into", "split_from", "grew"}
+        # re-clustering the whole window from scratch: consistent, and a second time a no-op
+        from clustering.pipeline import recluster
+
+        recluster(store, batch)
+        assert_history_consistent(store)
+        settled = open_stories(store)
+        s = recluster(store, batch)
+        assert s["moved (batch)"] == 0 and open_stories(store) == settled

@@ -54,6 +54,9 @@ def _guard(fn):
             _fail(str(exc))
         except KeyboardInterrupt:
             _fail("interrupted; the database is unchanged by the unfinished run", 130)
+        except BrokenPipeError:  # output piped into `head`: stop quietly
+            sys.stderr.close()
+            raise typer.Exit(0)
         except Exception as exc:  # an unexpected failure: still one line, with its type
             from clustering.embed import EmbeddingModelError
 
@@ -327,14 +330,20 @@ def demo(db: Path = typer.Option(Path("news-demo.duckdb"), "--db", help="DuckDB 
 
 
 def _parse_time(value: str | None, opt: str):
+    """An ISO date/time option as UTC; a bare date given to --until means the end of that day."""
     if value is None:
         return None
+    from datetime import timedelta
+
     from clustering.io.readers import parse_published
 
     try:
-        return parse_published(value)
+        t = parse_published(value)
     except ValueError:
         raise CliError(f"{opt}: not an ISO 8601 date or time: {value!r}") from None
+    if opt == "--until" and t is not None and len(value.strip()) == 10:
+        t += timedelta(days=1, microseconds=-1)
+    return t
 
 
 @app.command("stories")

@@ -162,3 +162,32 @@ def test_not_a_database_file(tmp_path):
     p.write_bytes(b"this is not duckdb" * 100)
     with pytest.raises(StoreError):
         Store(p)
+
+
+def test_truncated_gzip_keeps_the_records_before_the_damage(tmp_path):
+    recs = real_records(40)
+    whole = gzip.compress("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs).encode())
+    p = tmp_path / "trunc.jsonl.gz"
+    p.write_bytes(whole[: len(whole) * 2 // 3])
+    res = read_articles([p])
+    assert 0 < len(res.articles) < 40
+    assert [a.id for a in res.articles] == [r["id"] for r in recs[:len(res.articles)]]
+    assert list(res.skips.as_dict()) == ["unreadable rest of file (EOFError)"]
+
+
+def test_gzipped_parquet_and_directory_input(tmp_path):
+    p = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"id": ["g1"], "title": ["عنوان الخبر"]}), p)
+    gz = tmp_path / "x.parquet.gz"
+    gz.write_bytes(gzip.compress(p.read_bytes()))
+    assert [a.id for a in read_articles([gz]).articles] == ["g1"]
+    with pytest.raises(InputError, match="is a directory"):
+        read_articles([tmp_path])
+
+
+def test_text_without_letters_or_digits_is_a_counted_skip(write_jsonl):
+    p = write_jsonl([{"id": "marks", "title": "\u200f\u0640\u0640\u064b\u202b"},
+                     {"id": "emoji", "title": "🔥🔥🔥"}, GOOD[0]])
+    res = read_articles([p])
+    assert [a.id for a in res.articles] == ["a1"]
+    assert res.skips.as_dict() == {"no letters or digits (only marks, symbols or emoji)": 2}

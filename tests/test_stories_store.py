@@ -100,7 +100,7 @@ def test_seed_page_troops_and_naval_stories(step, mode):
     "known limitation: with multilingual-e5-small (4-bit) the page article (Putin accepts an "
     "invitation to visit) scores cosine 0.86-0.905 against the Kursk headlines, the same range as "
     "the Kursk headlines among themselves (0.855-0.97), so no threshold separates it; see the "
-    "closing note of issue 3 and benchmarks/out/tune_stories.txt"))
+    "closing note of issue 3 and the Reading in benchmarks/RESULTS.md"))
 def test_seed_page_article_is_its_own_story(step):
     s, _ = make_story_step("batch")
     s.embedder = step.embedder

@@ -17,6 +17,7 @@ import json
 import math
 import re
 import sys
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -49,6 +50,8 @@ _JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _CSV_SUFFIXES = {".csv", ".tsv"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: A letter or digit (tatweel and underscore excluded): text without one normalises to nothing.
+_HAS_WORD = re.compile(r"[^\W_\u0640]")
 
 
 @dataclass
@@ -168,6 +171,9 @@ class _RecordBuilder:
         if not title and not text:
             skips.add("empty text", where)
             return
+        if not _HAS_WORD.search(title) and not _HAS_WORD.search(text):
+            skips.add("no letters or digits (only marks, symbols or emoji)", where)
+            return
         if len(title) + len(text) > self.max_chars:
             skips.add(f"document too large (> {self.max_chars:,} characters)", where)
             return
@@ -220,42 +226,54 @@ def _decode_all(path: Path, data: bytes, result: ReadResult) -> str:
 
 
 def _read_jsonl(path: Path, builder: _RecordBuilder) -> None:
+    """Read a JSON Lines file; a truncated or corrupt compressed file keeps the records read
+    before the damage and counts the rest as one skip."""
+    with _open_bytes(path) as fh:
+        try:
+            _jsonl_lines(path, fh, builder)
+        except (EOFError, gzip.BadGzipFile, OSError, zlib.error) as exc:
+            builder.result.skips.add(f"unreadable rest of file ({type(exc).__name__})", path.name)
+
+
+def _jsonl_lines(path: Path, fh, builder: _RecordBuilder) -> None:
     result = builder.result
     fallback: str | None = None
     checked_columns = False
-    with _open_bytes(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            where = f"{path.name}:{lineno}"
-            if not line.strip():
-                continue
+    for lineno, line in enumerate(fh, start=1):
+        where = f"{path.name}:{lineno}"
+        if not line.strip():
+            continue
+        try:
+            text = line.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        except UnicodeDecodeError:
+            if fallback is None:
+                fallback = _fallback_encoding(line) or "latin-1"
+                result.notes.append(f"{path.name}: lines that are not UTF-8 decoded as {fallback}")
             try:
-                text = line.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                text = line.decode(fallback)
             except UnicodeDecodeError:
-                if fallback is None:
-                    fallback = _fallback_encoding(line) or "latin-1"
-                    result.notes.append(f"{path.name}: lines that are not UTF-8 decoded as {fallback}")
-                try:
-                    text = line.decode(fallback)
-                except UnicodeDecodeError:
-                    result.skips.add("undecodable line", where)
-                    continue
-            try:
-                raw = json.loads(text)
-            except json.JSONDecodeError:
-                result.skips.add("unparsable JSON", where)
+                result.skips.add("undecodable line", where)
                 continue
-            if not isinstance(raw, dict):
-                result.skips.add("JSON line is not an object", where)
-                continue
-            if not checked_columns:
-                builder.check_columns(raw.keys(), path.name)
-                checked_columns = True
-            builder.add(raw, where)
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError:
+            result.skips.add("unparsable JSON", where)
+            continue
+        if not isinstance(raw, dict):
+            result.skips.add("JSON line is not an object", where)
+            continue
+        if not checked_columns:
+            builder.check_columns(raw.keys(), path.name)
+            checked_columns = True
+        builder.add(raw, where)
 
 
 def _read_csv(path: Path, builder: _RecordBuilder, delimiter: str) -> None:
     with _open_bytes(path) as fh:
-        data = fh.read()
+        try:
+            data = fh.read()
+        except (EOFError, gzip.BadGzipFile, OSError, zlib.error) as exc:
+            raise InputError(f"{path}: corrupt or truncated compressed file ({exc})") from exc
     text = _decode_all(path, data, builder.result)
     csv.field_size_limit(sys.maxsize)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -283,7 +301,8 @@ def _read_parquet(path: Path, builder: _RecordBuilder) -> None:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     try:
-        pf = pq.ParquetFile(path)
+        source = io.BytesIO(gzip.decompress(path.read_bytes())) if path.suffix.lower() == ".gz" else path
+        pf = pq.ParquetFile(source)
     except Exception as exc:  # pyarrow raises several types for a broken file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
     builder.check_columns(pf.schema_arrow.names, path.name)
@@ -321,6 +340,8 @@ def read_articles(paths: Iterable[str | Path], *, mapping: Mapping[str, str] | N
     order = 0
     for p in paths:
         path = Path(p)
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, expected a file")
         fmt = detect_format(path)
         if fmt == "page":
             from clustering.io.page import read_page

@@ -191,3 +191,15 @@ def test_text_without_letters_or_digits_is_a_counted_skip(write_jsonl):
     res = read_articles([p])
     assert [a.id for a in res.articles] == ["a1"]
     assert res.skips.as_dict() == {"no letters or digits (only marks, symbols or emoji)": 2}
+
+
+def test_short_windows_1256_headline_files_decode_as_arabic(tmp_path):
+    heads = [json.loads(line)["title"] for line in gzip.open(EGY_DAY, "rt", encoding="utf-8")][:10]
+    heads = [h for h in heads if h][:5]
+    p = tmp_path / "heads.csv"
+    p.write_bytes(("id,title\n" + "".join(f'h{i},"{h}"\n' for i, h in enumerate(heads)))
+                  .encode("cp1256", errors="replace"))
+    res = read_articles([p])
+    assert [a.title for a in res.articles] == [h.encode("cp1256", errors="replace").decode("cp1256")
+                                               for h in heads]
+    assert any("cp1256" in n for n in res.notes)

@@ -510,13 +510,12 @@ def decode_bytes(data: bytes, where: str) -> str:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            from charset_normalizer import from_bytes
+            from clustering.io.encoding import guess_encoding
 
-            best = from_bytes(data).best()
-            # A UTF-16/32 "guess" for BOM-less bytes is how charset-normalizer reads noise.
-            if best is None or best.encoding.startswith(("utf_16", "utf_32")):
+            enc = guess_encoding(data)
+            if enc is None:
                 raise InputError(f"{where}: cannot decode: not UTF-8 and no text encoding fits") from None
-            text = str(best)
+            text = data.decode(enc, errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]
     bad = len(_CONTROL_RE.findall(text))

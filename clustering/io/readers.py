@@ -206,11 +206,10 @@ def _open_bytes(path: Path) -> io.BufferedIOBase:
 
 
 def _fallback_encoding(sample: bytes) -> str | None:
-    """Best-guess encoding of bytes that are not UTF-8 (charset-normalizer), or None."""
-    from charset_normalizer import from_bytes
+    """Best-guess encoding of bytes that are not UTF-8, or None (see :mod:`.encoding`)."""
+    from clustering.io.encoding import guess_encoding
 
-    best = from_bytes(sample).best()
-    return best.encoding if best is not None else None
+    return guess_encoding(sample)
 
 
 def _decode_all(path: Path, data: bytes, result: ReadResult) -> str:

@@ -162,7 +162,7 @@ def print_summary(s: RunSummary) -> None:
         for col in ("size", "group", "representative", "source", "title"):
             g.add_column(col)
         for row in s.largest_groups:
-            g.add_row(str(row["size"]), row["group_id"][:12], row["representative_id"][:12],
+            g.add_row(str(row["size"]), row["group_id"], row["representative_id"],
                       row["source"] or "", (row["title"] or "")[:70])
         console.print(g)
 
@@ -266,7 +266,7 @@ def groups(db: Path = DbOpt, limit: int = typer.Option(20, help="Groups to list.
     for gid, size, rep, title, source, _ in rows:
         ms = ", ".join(f"{m[1] or '?'}" + (f" {m[2]:.2f}" if m[2] is not None else "")
                        for m in members[gid][:6])
-        t.add_row(str(size), gid[:12], (title or "")[:60], source or "", ms)
+        t.add_row(str(size), gid, (title or "")[:60], source or "", ms)
     console.print(t)
 
 

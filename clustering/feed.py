@@ -10,7 +10,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from clustering.store import Store
+import duckdb
+
+from clustering.store import Store, StoreError
 
 FEED_SQL = """
 SELECT a.id, a.title, a.text, a.published, a.source, a.url, a.lang, a.listed_on,
@@ -47,9 +49,15 @@ def _copy(store: Store, sql: str, fmt: str, out: Path | None) -> int:
             sys.stdout.write(path.read_text(encoding="utf-8"))
         return n
     target = out or Path("export.parquet")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        raise StoreError(f"{target}: is a directory; give a file name")
+    if not target.parent.exists():
+        raise StoreError(f"{target.parent}: no such directory")
     path_sql = str(target).replace("'", "''")
-    store.con.execute(f"COPY ({sql}) TO '{path_sql}' ({options})")
+    try:
+        store.con.execute(f"COPY ({sql}) TO '{path_sql}' ({options})")
+    except duckdb.IOException as exc:
+        raise StoreError(f"{target}: cannot write ({str(exc).splitlines()[0]})") from exc
     return n
 
 

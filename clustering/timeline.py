@@ -53,7 +53,7 @@ def story_timeline(store: Store, story_id: str) -> dict[str, Any]:
     story = {"story_id": r[0], "size": r[1], "units": r[2], "first_seen": r[3], "last_seen": r[4],
              "label_terms": r[5] or [], "headline": r[6], "status": r[7], "representative_id": r[8]}
     arts = store.con.execute(
-        "SELECT a.id, a.published, a.source, a.title, a.url, m.group_id, g.size - 1, "
+        "SELECT a.id, a.published, a.source, coalesce(nullif(a.title, ''), left(a.text, 100)), a.url, m.group_id, g.size - 1, "
         "m.group_id = a.id OR g.representative_id = a.id, sm.valid_from, sm.reason "
         "FROM story_members sm JOIN articles a ON a.id = sm.article_id "
         "JOIN dup_members m ON m.article_id = a.id JOIN dup_groups g ON g.group_id = m.group_id "
@@ -70,14 +70,33 @@ def story_timeline(store: Store, story_id: str) -> dict[str, Any]:
     return story
 
 
+def collapsed(t: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The story's articles one line per near-duplicate group: ``(first article of the group
+    in time order, the group's other articles in this story)``."""
+    out: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    for a in t["articles"]:
+        if a["dup_group"] in out:
+            out[a["dup_group"]][1].append(a)
+        else:
+            out[a["dup_group"]] = (a, [])
+    return list(out.values())
+
+
+def _copies(others: list[dict[str, Any]]) -> str:
+    if not others:
+        return ""
+    sources = sorted({o["source"] or "?" for o in others})
+    return f"  (+{len(others)} near-duplicate(s): {', '.join(sources[:5])})"
+
+
 def render_text(t: dict[str, Any]) -> str:
-    """A plain-text timeline."""
+    """A plain-text timeline: one line per near-duplicate group, with its copies' sources."""
     lines = [f"story {t['story_id']} ({t['status']}): {t['size']} articles, "
              f"{t['first_seen']} .. {t['last_seen']}",
              f"  label: {', '.join(t['label_terms'])}", f"  headline: {t['headline']}", "", "articles:"]
-    for a in t["articles"]:
-        dup = f" (+{a['near_duplicates']} near-duplicates)" if a["near_duplicates"] else ""
-        lines.append(f"  {a['published'] or '(no time)'}  {a['source'] or '?':<22} {a['title']}{dup}")
+    for a, others in collapsed(t):
+        lines.append(f"  {a['published'] or '(no time)'}  {a['source'] or '?':<22} {a['title']}"
+                     f"{_copies(others)}")
     lines += ["", "events:"]
     lines += [f"  {e['time']}  {e['kind']:<12} {e['other_story_id'] or '':<9} {e['detail']}"
               for e in t["events"]]
@@ -125,8 +144,8 @@ def render_html(t: dict[str, Any]) -> str:
     e = html.escape
     rows = "".join(
         f"<tr><td>{e(str(a['published'] or ''))}</td><td>{e(a['source'] or '')}</td>"
-        f"<td dir='auto'>{e(a['title'] or '')}</td><td>{a['near_duplicates']}</td></tr>"
-        for a in t["articles"])
+        f"<td dir='auto'>{e(a['title'] or '')}</td><td>{e(_copies(others).strip())}</td></tr>"
+        for a, others in collapsed(t))
     events = "".join(f"<li>{e(str(x['time']))} <b>{e(x['kind'])}</b> {e(x['other_story_id'] or '')} "
                      f"{e(x['detail'] or '')}</li>" for x in t["events"])
     return f"""<!doctype html><html><head><meta charset="utf-8">

@@ -156,3 +156,24 @@ def test_batch_recluster_reconciles_ids_and_records_moves(step, days, tmp_path):
         settled = open_stories(store)
         s = recluster(store, batch)
         assert s["moved (batch)"] == 0 and open_stories(store) == settled
+
+
+def test_stories_listing_and_timeline_renderings(step):
+    from clustering.timeline import (collapsed, list_stories, render_html, render_json,
+                                     render_text, story_timeline)
+
+    with Store(":memory:") as store:
+        run([SEED_PAGE], store, story_step=step)
+        stories = list_stories(store, min_size=2)
+        assert [s["size"] for s in stories] == sorted((s["size"] for s in stories), reverse=True)
+        biggest = story_timeline(store, stories[0]["story_id"])
+        assert len(biggest["articles"]) == stories[0]["size"]
+        assert biggest["label_terms"] and biggest["events"][0]["kind"] == "created"
+        lines = collapsed(biggest)
+        assert len(lines) < len(biggest["articles"])        # near-duplicates folded into one line
+        text = render_text(biggest)
+        assert "near-duplicate(s)" in text and biggest["headline"] in text
+        page = render_html(biggest)
+        assert page.startswith("<!doctype html>") and "<svg" in page or "no article" in page
+        assert "src=" not in page and "href=" not in page   # self-contained
+        assert json.loads(render_json(biggest))["story_id"] == biggest["story_id"]

@@ -89,6 +89,9 @@ def evaluate_clusters(store, gold_path: str | Path, *, id_column: str = "id",
     gold = {str(r[id_column]): r[gold_column] for r in rows
             if r[id_column] is not None and r[gold_column] is not None}
     dup, story, titles = engine_clusters(store)
+    if not set(gold) & set(dup):
+        raise InputError(f"{gold_path}: none of the {len(gold)} gold ids is in the engine's "
+                         f"output (wrong --id-column, or another database?)")
     out = {"near_duplicates": cluster_scores(gold, dup, titles)}
     if story:
         out["stories"] = cluster_scores(gold, story, titles)
@@ -110,7 +113,7 @@ def evaluate_pairs(store, gold_path: str | Path, *, positive_at: float | None = 
     if not rows:
         raise InputError(f"{gold_path}: no rows")
     cols = rows[0].keys()
-    label_col = label_column or ("label" if "label" in cols else "score" if "score" in cols else None)
+    label_col = label_column or next((c for c in ("label", "score", "score_0_5", "stance") if c in cols), None)
     if label_col is None:
         raise InputError(f"{gold_path}: needs a 'label' or 'score' column (or --label-column)")
     _column(rows, label_col, gold_path)
@@ -118,11 +121,13 @@ def evaluate_pairs(store, gold_path: str | Path, *, positive_at: float | None = 
             float(r[label_col].strip().lower() in ("1", "true", "yes", "agree", "duplicate"))
             for r in rows]
     params = params_of_last_run(store) if store is not None else None
-    if "text_a" in cols and "text_b" in cols:
+    text_cols = _pair_columns(rows[0])
+    if text_cols is not None:
         from clustering.dedup.engine import DedupParams
 
         params = params or DedupParams()
-        exps = [explain_dedup(r["text_a"] or "", r["text_b"] or "", params) for r in rows]
+        ca, cb = text_cols
+        exps = [explain_dedup(str(r[ca] or ""), str(r[cb] or ""), params) for r in rows]
         scores = [e.jaccard for e in exps]
         decisions = [e.exact_repeat or (e.jaccard >= e.threshold and e.kinds[0] == e.kinds[1]
                                          and not e.headline_rule) for e in exps]
@@ -157,11 +162,23 @@ def _unit_vectors(store) -> dict[str, np.ndarray]:
     return {r[0]: np.asarray(r[1], dtype=np.float32) for r in rows}
 
 
+#: Column pairs read as ``text_a, text_b`` in pair files (STS uses headline1/2, ANS s1/s2).
+TEXT_PAIR_ALIASES = (("text_a", "text_b"), ("headline1", "headline2"), ("s1", "s2"),
+                     ("sentence1", "sentence2"))
+
+
+def _pair_columns(row: dict) -> tuple[str, str] | None:
+    for a, b in TEXT_PAIR_ALIASES:
+        if a in row and b in row:
+            return a, b
+    return None
+
+
 def is_pair_file(path: str | Path) -> bool:
-    """True when the gold file's first row has pair columns (id_a/id_b or text_a/text_b)."""
+    """True when the gold file's first row has pair columns (id_a/id_b, or text pairs:
+    text_a/text_b, headline1/headline2, s1/s2, sentence1/sentence2)."""
     rows = read_table(path)
-    return bool(rows) and (("id_a" in rows[0] and "id_b" in rows[0])
-                           or ("text_a" in rows[0] and "text_b" in rows[0]))
+    return bool(rows) and (("id_a" in rows[0] and "id_b" in rows[0]) or _pair_columns(rows[0]) is not None)
 
 
 def format_report(results: dict[str, Any]) -> str:

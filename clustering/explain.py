@@ -18,6 +18,7 @@ from clustering.dedup.lsh import bands_rows
 from clustering.dedup.minhash import estimate_jaccard, signatures
 from clustering.dedup.shingles import char_hashes, combine_windows, jaccard, token_hashes
 from clustering.normalise import normalise, tokens
+from clustering.records import Article
 
 
 def shingle_map(text: str, params: DedupParams, force_char: bool = False
@@ -163,7 +164,7 @@ def explain_pair(store, id_a: str, id_b: str) -> dict[str, Any]:
         info[art_id] = rows[0]
     params = params_of_last_run(store)
     ra, rb = info[id_a], info[id_b]
-    content = lambda r: f"{r[1]}\n{r[2]}" if r[1] and r[2] else (r[1] or r[2] or "")
+    content = lambda r: Article(id=r[0], title=r[1] or "", text=r[2] or "").content
     ex = explain_dedup(content(ra), content(rb), params, title_a=ra[1] or "", title_b=rb[1] or "")
     ex.groups = (ra[5], rb[5])
     ex.same_group = ra[5] is not None and ra[5] == rb[5]

@@ -25,6 +25,7 @@ import numpy as np
 from clustering.evaluate.metrics import (ClusterScores, PairScores, cluster_scores,
                                          format_cluster_scores, format_pair_scores, pair_scores)
 from clustering.io.errors import InputError
+from clustering.records import Article
 
 
 def read_table(path: str | Path) -> list[dict[str, Any]]:
@@ -137,7 +138,7 @@ def evaluate_pairs(store, gold_path: str | Path, *, positive_at: float | None = 
     if store is None:
         raise InputError("pairs of ids need a database (--db) or an input file (--input)")
     dup, story, _ = engine_clusters(store)
-    texts = {r[0]: f"{r[1]}\n{r[2]}" if r[1] and r[2] else (r[1] or r[2] or "")
+    texts = {r[0]: Article(id=r[0], title=r[1] or "", text=r[2] or "").content
              for r in store.con.execute("SELECT id, title, text FROM articles").fetchall()}
     ids = [(str(r["id_a"]), str(r["id_b"])) for r in rows]
     missing = [i for pair in ids for i in pair if i not in texts]

@@ -80,7 +80,8 @@ class StoreError(RuntimeError):
     when opened read-only. The message is one line naming the file."""
 
 
-def _utc(dt: datetime | None) -> datetime | None:
+def as_utc(dt: datetime | None) -> datetime | None:
+    """A datetime as timezone-aware UTC (naive values, as DuckDB may return them, are UTC)."""
     if dt is None:
         return None
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
@@ -285,7 +286,7 @@ class Store:
         ).fetchall()
         by_group: dict[str, list[RepCandidate]] = {}
         for gid, aid, published, length, seq in members:
-            by_group.setdefault(gid, []).append(RepCandidate(aid, _utc(published), length, seq))
+            by_group.setdefault(gid, []).append(RepCandidate(aid, as_utc(published), length, seq))
         rows = [(gid, choose_representative(ms), len(ms)) for gid, ms in sorted(by_group.items())]
         self.insert_arrow("dup_groups", pa.table({
             "group_id": [r[0] for r in rows], "representative_id": [r[1] for r in rows],

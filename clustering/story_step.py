@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from clustering.records import Article
-from clustering.store import Store
+from clustering.store import Store, as_utc
 from clustering.stories import (ActiveStories, GuardFeatures, StoryParams, assign_online,
                                 cluster_batch, ctfidf_labels, guard_conflict, guard_features,
                                 reconcile, story_score)
@@ -114,7 +114,7 @@ class StoryStep:
         moved: dict[str, tuple[str, str]] = {}                    # unit article -> (old, new story)
         times = [a.published for a in new if a.published]
         if self.mode == "online":
-            decided = self._online(store, units, emb, new_ids, now)
+            decided = self._online(store, units, emb, new_ids)
         else:
             pad = timedelta(days=self.params.active_days)
             window = (min(times) - pad, max(times) + pad) if times else (None, None)
@@ -172,8 +172,8 @@ class StoryStep:
             progress.advance(len(chunk))
         return np.stack([have[u.article_id] for u in units]).astype(np.float32)
 
-    def _online(self, store: Store, units: list[Unit], emb: np.ndarray, new_ids: StoryIds,
-                now: datetime) -> dict[str, tuple[str, float | None, str]]:
+    def _online(self, store: Store, units: list[Unit], emb: np.ndarray, new_ids: StoryIds
+                ) -> dict[str, tuple[str, float | None, str]]:
         if not units:
             return {}
         order = sorted(range(len(units)), key=lambda i: (_epoch(units[i].published)
@@ -215,7 +215,6 @@ class StoryStep:
                   if e.kind != "created"]
         return decided, moved, events
 
-    # (created events come from _growth_events so online and batch record them the same way)
 
 
 def make_story_step(mode: str = "online", model: str | None = None,
@@ -260,13 +259,7 @@ def _units_for(store: Store, group_ids: list[str]) -> list[Unit]:
         "SELECT a.id, g.group_id, a.title, a.text, a.published, a.seq FROM dup_groups g "
         f"JOIN articles a ON a.id = g.representative_id WHERE g.group_id IN (SELECT gid FROM {t}) "
         "ORDER BY a.seq").fetchall()
-    return [Unit(r[0], r[1], r[2] or "", r[3] or "", _utc(r[4]), r[5]) for r in rows]
-
-
-def _utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return [Unit(r[0], r[1], r[2] or "", r[3] or "", as_utc(r[4]), r[5]) for r in rows]
 
 
 def _load_embeddings(store: Store, ids: list[str], model_id: str) -> dict[str, np.ndarray]:
@@ -312,7 +305,7 @@ def _window_units(store: Store, model_id: str, lo: datetime | None, hi: datetime
         sql += " AND (a.published IS NULL OR a.published <= ?)"
         args.append(hi)
     rows = store.con.execute(sql + " ORDER BY a.seq", args).fetchall()
-    units = [Unit(r[0], r[1], r[2] or "", r[3] or "", _utc(r[4]), r[5]) for r in rows]
+    units = [Unit(r[0], r[1], r[2] or "", r[3] or "", as_utc(r[4]), r[5]) for r in rows]
     vecs = np.array([r[6] for r in rows], dtype=np.float32) if rows else np.zeros((0, 0), np.float32)
     return units, vecs, {r[0]: r[7] for r in rows}
 
@@ -380,7 +373,7 @@ def _units_by_id(store: Store, ids: Iterable[str]) -> list[Unit]:
     rows = store.con.execute(
         "SELECT a.id, m.group_id, a.title, a.text, a.published, a.seq FROM articles a "
         f"JOIN dup_members m ON m.article_id = a.id JOIN {t} ON a.id = {t}.id").fetchall()
-    return [Unit(r[0], r[1], r[2] or "", r[3] or "", _utc(r[4]), r[5]) for r in rows]
+    return [Unit(r[0], r[1], r[2] or "", r[3] or "", as_utc(r[4]), r[5]) for r in rows]
 
 
 def _existing(store: Store, story_ids: Iterable[str]) -> list[str]:
@@ -403,9 +396,9 @@ def _growth_events(store: Store, run_id: int, touched: set[str], created: set[st
     out = []
     for sid, n, first, last in rows:
         if sid in created:
-            out.append((sid, "created", None, _utc(first) or now, f"new story with {n} article(s)"))
+            out.append((sid, "created", None, as_utc(first) or now, f"new story with {n} article(s)"))
         else:
-            out.append((sid, "grew", None, _utc(last) or now, f"+{n} article(s)"))
+            out.append((sid, "grew", None, as_utc(last) or now, f"+{n} article(s)"))
     return out
 
 
@@ -456,10 +449,10 @@ def _refresh_stories(store: Store, run_id: int, touched: set[str], created: set[
     for sid in sorted(touched):
         rows = by_story.get(sid, [])
         units = [r for r in rows if r[7] is not None]
-        times = [_utc(r[4]) for r in rows if r[4] is not None]
+        times = [as_utc(r[4]) for r in rows if r[4] is not None]
         dim = len(units[0][7]) if units else 0
         vec_sum = np.sum([np.asarray(r[7], np.float32) for r in units], axis=0) if units else np.zeros(dim)
-        rep = min(rows, key=lambda r: (-r[6], _epoch(_utc(r[4])) if r[4] else math.inf, r[5]))[1] \
+        rep = min(rows, key=lambda r: (-r[6], _epoch(as_utc(r[4])) if r[4] else math.inf, r[5]))[1] \
             if rows else None
         first_unit = units[0] if units else None
         guard = guard_features(first_unit[2] or "", first_unit[3] or "").to_dict() if first_unit else None
@@ -499,7 +492,7 @@ def _mark_quiet(store: Store, run_id: int, times: list[datetime], params: StoryP
     t = store._ids_table([r[0] for r in rows])
     store.con.execute(f"UPDATE stories SET status = 'quiet', updated_run = ? "
                       f"WHERE story_id IN (SELECT id FROM {t})", [run_id])
-    return [(sid, "went_quiet", None, _utc(last) + timedelta(days=params.active_days),
+    return [(sid, "went_quiet", None, as_utc(last) + timedelta(days=params.active_days),
              f"no new article for {params.active_days:g} days") for sid, last in rows]
 
 
@@ -535,7 +528,7 @@ def explain_story(store: Store, id_a: str, id_b: str) -> dict[str, Any] | None:
     ua, ub = units[id_a], units[id_b]
     if ua and ub:
         cos = float(np.dot(np.asarray(ua[1]), np.asarray(ub[1])))
-        gap = (abs(_epoch(_utc(ua[4])) - _epoch(_utc(ub[4]))) if ua[4] and ub[4] else math.nan)
+        gap = (abs(_epoch(as_utc(ua[4])) - _epoch(as_utc(ub[4]))) if ua[4] and ub[4] else math.nan)
         score = float(story_score(cos, gap, params))
         why = guard_conflict(guard_features(ua[2] or "", ua[3] or ""), guard_features(ub[2] or "", ub[3] or ""))
         out.update({

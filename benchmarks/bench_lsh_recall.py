@@ -2,7 +2,7 @@
 
 For each EgyNews slice (articles of the first N days, in time order):
 
-1. The engine: :func:`clustering.pipeline.run` into ``Store(":memory:")`` with stories off. Its
+1. The engine: :meth:`clustering.NewsClusterer.ingest` into ``":memory:"`` with stories off. Its
    verified edges are captured by wrapping ``clustering.pipeline.find_edges`` (the run itself is
    unchanged); its groups are read back from ``dup_members``.
 2. The reference: the same articles read by the same reader, fingerprinted by
@@ -33,7 +33,7 @@ SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 def _engine(path: Path, params):
     """Run the pipeline; return (summary, captured edges, {article id: group id}, seconds)."""
     import clustering.pipeline as P
-    from clustering.store import Store
+    from clustering import Config, NewsClusterer
 
     captured = []
     orig = P.find_edges
@@ -45,11 +45,11 @@ def _engine(path: Path, params):
 
     P.find_edges = spy
     try:
-        store = Store(":memory:")
-        with Timer() as t:
-            summary = P.run([path], store, params=params, story_step=None)
-        groups = dict(store.con.execute("SELECT article_id, group_id FROM dup_members").fetchall())
-        store.close()
+        config = Config(dedup=params).replace(stories={"mode": "none"})
+        with NewsClusterer(":memory:", config) as nc:
+            with Timer() as t:
+                summary = nc.ingest([path])
+            groups = nc.store.cluster_assignments()[0]
     finally:
         P.find_edges = orig
     return summary, captured, groups, t.s

@@ -1,11 +1,11 @@
-"""End-to-end scaling of ``pipeline.run`` on EgyNews: articles/second and peak memory by size.
+"""End-to-end scaling of ``NewsClusterer.ingest`` on EgyNews: articles/second and peak memory by size.
 
 Each size (the first N articles in time order) runs in a fresh subprocess that calls
-:func:`clustering.pipeline.run` on a JSONL file into a new DuckDB file in a temporary folder, and
+:meth:`clustering.NewsClusterer.ingest` on a JSONL file into a new DuckDB file in a temporary folder, and
 reports its own wall time (reading, normalising, fingerprinting, LSH, verification, grouping and
 the DuckDB writes, i.e. everything ``run`` does) and its peak RSS (``ru_maxrss`` of the child).
 Stories are off, except for one extra run at the smallest size with the online story step
-(``clustering.story_step.make_story_step``) when it exists.
+(online mode).
 """
 
 from __future__ import annotations
@@ -17,29 +17,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (ROOT, egynews_first, main_for, peak_rss_mb, pyplot, save_fig, section, table,
-                    write_jsonl)
+from common import ROOT, egynews_first, main_for, peak_rss_mb, pyplot, save_fig, section, table, write_jsonl
 
 
 def _child(n_path: str, db: str, stories: bool) -> None:
     """Subprocess body: one pipeline run; prints a JSON line with the figures."""
-    from clustering.pipeline import run
-    from clustering.store import Store
+    from clustering import Config, NewsClusterer
 
-    step, note = None, None
-    if stories:
-        try:
-            from clustering.story_step import make_story_step
-        except ImportError as exc:
-            print(json.dumps({"skipped": f"clustering.story_step not importable: {exc}"}))
-            return
-        step, story_params = make_story_step("online")
-        note = "online story step, default model and StoryParams"
-    store = Store(db)
-    t0 = time.perf_counter()
-    s = run([n_path], store, story_step=step, story_params=story_params if stories else None)
-    secs = time.perf_counter() - t0
-    store.close()
+    config = Config().replace(stories={"mode": "online" if stories else "none"})
+    note = "online stories, default model and StoryParams" if stories else None
+    with NewsClusterer(db, config) as nc:
+        t0 = time.perf_counter()
+        s = nc.ingest([n_path])
+        secs = time.perf_counter() - t0
     print(json.dumps({
         "seconds": secs, "new_articles": s.new_articles, "read": s.read,
         "exact_repeats": s.exact_repeats, "near_duplicates": s.near_duplicates,
@@ -62,9 +52,9 @@ def measure(n: int, workdir: Path, stories: bool = False, timeout: float = 1200)
 
 
 def run(quick: bool, plots_dir: Path | None = None) -> dict:
-    """Articles/second and peak RSS of ``pipeline.run`` at several corpus sizes (fresh DuckDB file
+    """Articles/second and peak RSS of ``NewsClusterer.ingest`` at several corpus sizes (fresh DuckDB file
     each), stories off; plus one run with online stories at the smallest size if available."""
-    res = section("Scaling: end-to-end pipeline.run on EgyNews")
+    res = section("Scaling: end-to-end NewsClusterer.ingest on EgyNews")
     sizes = [500, 2_000] if quick else [1_000, 5_000, 20_000]
     out = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,7 +74,7 @@ def run(quick: bool, plots_dir: Path | None = None) -> dict:
         res["summary"][f"{story['n']} articles with stories: articles/s"] = story["new_articles"] / story["seconds"]
         res["notes"].append(f"Story step summary at {story['n']} articles: {json.dumps(story['stories'], default=str)[:600]}")
     res["tables"].append(table(
-        "pipeline.run into a fresh DuckDB file (subprocess per row; first N articles in time order; "
+        "NewsClusterer.ingest into a fresh DuckDB file (subprocess per row; first N articles in time order; "
         "articles without text are skipped by the reader)",
         ["N input", "articles stored", "stories", "seconds", "articles/s", "exact repeats",
          "near-duplicate edges", "groups of 2+", "peak RSS MiB", "DuckDB file MiB"], rows))
@@ -101,7 +91,7 @@ def run(quick: bool, plots_dir: Path | None = None) -> dict:
     ax.set_xlabel("articles in the run (EgyNews, time order)")
     ax.set_ylabel("articles / second (end to end)")
     ax.set_ylim(bottom=0)
-    ax.set_title("pipeline.run throughput by corpus size")
+    ax.set_title("NewsClusterer.ingest throughput by corpus size")
     ax.legend(loc="center right")
     p = save_fig(fig, plots_dir, "throughput_vs_size.png")
     if p:

@@ -14,15 +14,15 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
 from rich.table import Table
+from rich.text import Text
 
-from clustering.dedup.engine import DedupParams
-from clustering.dedup.shingles import ShingleParams
+from clustering.config import STORY_MODES, Config
 from clustering.io.errors import InputError
-from clustering.pipeline import Progress, RunSummary
-from clustering.store import Store, StoreError
-from clustering.stories.scoring import StoryParams
+from clustering.pipeline import NewsClusterer, Progress, RunSummary
+from clustering.store import EXPORT_FORMATS, StoreError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Near-duplicate detection and story clustering for news, stored in DuckDB.")
@@ -30,6 +30,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 DEFAULT_DB = Path("news.duckdb")
+#: Every option default comes from here (one place: :mod:`clustering.config`).
+DEFAULTS = Config()
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
@@ -38,7 +40,7 @@ class CliError(Exception):
 
 
 def _fail(msg: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    err_console.print(Text.assemble(("error:", "bold red"), " ", msg), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -52,11 +54,13 @@ def _guard(fn):
             return fn(*args, **kwargs)
         except (InputError, StoreError, CliError) as exc:
             _fail(str(exc))
+        except ValueError as exc:  # a setting out of range, an empty window
+            _fail(str(exc))
         except KeyboardInterrupt:
             _fail("interrupted; the database is unchanged by the unfinished run", 130)
         except BrokenPipeError:  # output piped into `head`: stop quietly
             sys.stderr.close()
-            raise typer.Exit(0)
+            raise typer.Exit(0) from None
         except Exception as exc:  # an unexpected failure: still one line, with its type
             from clustering.embed import EmbeddingModelError
 
@@ -76,7 +80,7 @@ class RichProgressReporter(Progress):
         self.bar: RichProgress | None = None
         self.task = None
 
-    def __enter__(self) -> "RichProgressReporter":
+    def __enter__(self) -> RichProgressReporter:
         if self.enabled:
             self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                     TimeElapsedColumn(), console=err_console, transient=True)
@@ -113,57 +117,88 @@ def parse_mapping(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def dedup_params(threshold: float, char_threshold: float, num_perm: int, word_k: int,
-                 char_k: int) -> DedupParams:
-    """Build and check the near-duplicate settings from CLI options."""
-    for name, t in (("--threshold", threshold), ("--char-threshold", char_threshold)):
-        if not 0.0 < t < 1.0:
-            raise CliError(f"{name} must be between 0 and 1, got {t}")
-    if num_perm < 16 or word_k < 1 or char_k < 1:
-        raise CliError("--num-perm must be >= 16 and shingle sizes >= 1")
-    return DedupParams(threshold=threshold, char_threshold=char_threshold, num_perm=num_perm,
-                       shingles=ShingleParams(word_k=word_k, char_k=char_k))
+def make_config(*, threshold: float, char_threshold: float, num_perm: int, word_k: int,
+                char_k: int, stories: str = DEFAULTS.stories.mode,
+                model: str | None = DEFAULTS.embed.model,
+                story_threshold: float = DEFAULTS.stories.threshold,
+                lead_tokens: int = DEFAULTS.embed.lead_tokens) -> Config:
+    """The :class:`~clustering.config.Config` of a command's options; raises CliError naming
+    the option when a value is out of range."""
+    if stories not in STORY_MODES:
+        raise CliError(f"--stories must be online, batch or none, got {stories!r}")
+    for opt, section, changes in (
+            ("--threshold", "dedup", {"threshold": threshold}),
+            ("--char-threshold", "dedup", {"char_threshold": char_threshold}),
+            ("--num-perm", "dedup", {"num_perm": num_perm}),
+            ("--word-k/--char-k", "dedup", {"shingles": {"word_k": word_k, "char_k": char_k}}),
+            ("--story-threshold", "stories", {"threshold": story_threshold, "mode": stories}),
+            ("--lead-tokens", "embed", {"lead_tokens": lead_tokens, "model": model})):
+        try:
+            DEFAULTS.replace(**{section: changes})
+        except ValueError as exc:
+            raise CliError(f"{opt}: {exc}") from None
+    return DEFAULTS.replace(
+        dedup={"threshold": threshold, "char_threshold": char_threshold, "num_perm": num_perm,
+               "shingles": {"word_k": word_k, "char_k": char_k}},
+        stories={"mode": stories, "threshold": story_threshold},
+        embed={"model": model, "lead_tokens": lead_tokens})
 
 
 # Shared option declarations -------------------------------------------------------------------
 DbOpt = typer.Option(DEFAULT_DB, "--db", help="DuckDB database file.")
 MapOpt = typer.Option(None, "--map", help="Rename an input column: SOURCE=FIELD (repeatable), "
                       "e.g. --map body=text --map timestamp=published.")
-ThrOpt = typer.Option(DedupParams.threshold, help="Jaccard threshold for word-shingled texts.")
-CharThrOpt = typer.Option(DedupParams.char_threshold, help="Jaccard threshold for short texts "
+ThrOpt = typer.Option(DEFAULTS.dedup.threshold, help="Jaccard threshold for word-shingled texts.")
+CharThrOpt = typer.Option(DEFAULTS.dedup.char_threshold, help="Jaccard threshold for short texts "
                           "(character shingles).")
-PermOpt = typer.Option(DedupParams.num_perm, help="MinHash permutations (signature length).")
-WordKOpt = typer.Option(ShingleParams.word_k, help="Words per word shingle.")
-CharKOpt = typer.Option(ShingleParams.char_k, help="Characters per character shingle.")
+PermOpt = typer.Option(DEFAULTS.dedup.num_perm, help="MinHash permutations (signature length).")
+WordKOpt = typer.Option(DEFAULTS.dedup.shingles.word_k, help="Words per word shingle.")
+CharKOpt = typer.Option(DEFAULTS.dedup.shingles.char_k, help="Characters per character shingle.")
+StoriesOpt = typer.Option(DEFAULTS.stories.mode, help="Story clustering: online, batch or none.")
+ModelOpt = typer.Option(DEFAULTS.embed.model, help="sentence-transformers model name or folder "
+                        "(default: multilingual-e5-small, offline).")
+StoryThrOpt = typer.Option(DEFAULTS.stories.threshold, help="Story similarity threshold (cosine "
+                           "units of the model).")
+LeadOpt = typer.Option(DEFAULTS.embed.lead_tokens, help="Body tokens embedded after the title.")
+
+
+def _say(msg: str) -> None:
+    """Print a line that may hold input text: never read as markup."""
+    console.print(msg, markup=False, highlight=False)
+
+
+def _row(table: Table, *cells: Any) -> None:
+    """Add a row whose cells are data (input text is never read as rich markup)."""
+    table.add_row(*(Text("" if c is None else str(c)) for c in cells))
 
 
 def print_summary(s: RunSummary) -> None:
     """Print a run summary as tables."""
     t = Table(title=f"run {s.run_id}", show_header=False)
-    t.add_row("records read", str(s.read))
-    t.add_row("skipped", str(sum(s.skipped.values())))
+    _row(t, "records read", s.read)
+    _row(t, "skipped", sum(s.skipped.values()))
     for reason, n in s.skipped.items():
         ex = ", ".join(s.skip_examples.get(reason, []))
-        t.add_row(f"  {reason}", f"{n}  ({ex})" if ex else str(n))
-    t.add_row("already stored (unchanged)", str(s.already_stored))
-    t.add_row("new articles", str(s.new_articles))
-    t.add_row("exact repeats", str(s.exact_repeats))
-    t.add_row("near-duplicates (verified)", f"{s.near_duplicates}  (LSH candidates {s.lsh_candidates}, "
-              f"rejected by Jaccard {s.lsh_rejected})")
-    t.add_row("near-duplicate groups (2+)", f"{s.groups}  holding {s.articles_in_groups} articles")
+        _row(t, f"  {reason}", f"{n}  ({ex})" if ex else n)
+    _row(t, "already stored (unchanged)", s.already_stored)
+    _row(t, "new articles", s.new_articles)
+    _row(t, "exact repeats", s.exact_repeats)
+    _row(t, "near-duplicates (verified)", f"{s.near_duplicates}  (LSH candidates "
+         f"{s.lsh_candidates}, rejected by Jaccard {s.lsh_rejected})")
+    _row(t, "near-duplicate groups (2+)", f"{s.groups}  holding {s.articles_in_groups} articles")
     for k, v in s.stories.items():
-        t.add_row(f"stories: {k}", str(v))
-    t.add_row("seconds", f"{s.seconds:.1f}")
+        _row(t, f"stories: {k}", v)
+    _row(t, "seconds", f"{s.seconds:.1f}")
     console.print(t)
     for note in s.notes:
-        console.print(f"note: {note}", highlight=False)
+        _say(f"note: {note}")
     if s.largest_groups:
         g = Table(title="largest near-duplicate groups")
         for col in ("size", "group", "representative", "source", "title"):
             g.add_column(col)
         for row in s.largest_groups:
-            g.add_row(str(row["size"]), row["group_id"], row["representative_id"],
-                      row["source"] or "", (row["title"] or "")[:70])
+            _row(g, row["size"], row["group_id"], row["representative_id"], row["source"] or "",
+                 (row["title"] or "")[:70])
         console.print(g)
 
 
@@ -173,45 +208,23 @@ def run(inputs: list[Path] = typer.Argument(..., help="Article files (.jsonl/.cs
                                              "optionally .gz) or news pages (.txt/.html)."),
         db: Path = DbOpt, map_: Optional[list[str]] = MapOpt,
         threshold: float = ThrOpt, char_threshold: float = CharThrOpt, num_perm: int = PermOpt,
-        word_k: int = WordKOpt, char_k: int = CharKOpt,
-        stories: str = typer.Option("online", help="Story clustering: online, batch or none."),
-        model: Optional[str] = typer.Option(None, help="sentence-transformers model name or folder "
-                                            "(default: multilingual-e5-small, offline)."),
-        story_threshold: float = typer.Option(StoryParams.threshold, help="Story similarity "
-                                              "threshold (cosine units of the model)."),
-        lead_tokens: int = typer.Option(96, help="Body tokens embedded after the title."),
+        word_k: int = WordKOpt, char_k: int = CharKOpt, stories: str = StoriesOpt,
+        model: Optional[str] = ModelOpt, story_threshold: float = StoryThrOpt,
+        lead_tokens: int = LeadOpt,
         json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:
     """Ingest articles: find exact repeats and near-duplicates, group stories, store all in DuckDB."""
-    from clustering import pipeline
-
-    params = dedup_params(threshold, char_threshold, num_perm, word_k, char_k)
-    story_step, story_params = _story_step(stories, model, story_threshold, lead_tokens)
-    with Store(db) as store, RichProgressReporter(not quiet and sys.stderr.isatty()) as prog:
-        summary = pipeline.run(inputs, store, mapping=parse_mapping(map_), params=params,
-                               story_step=story_step, story_params=story_params, progress=prog)
+    config = make_config(threshold=threshold, char_threshold=char_threshold, num_perm=num_perm,
+                         word_k=word_k, char_k=char_k, stories=stories, model=model,
+                         story_threshold=story_threshold, lead_tokens=lead_tokens)
+    mapping = parse_mapping(map_)
+    with NewsClusterer(db, config) as nc, \
+            RichProgressReporter(not quiet and sys.stderr.isatty()) as prog:
+        summary = nc.ingest(inputs, mapping=mapping, progress=prog)
     if json_out:
         print(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2, default=str))
     else:
         print_summary(summary)
-
-
-def _story_step(mode: str, model: str | None, threshold: float = StoryParams.threshold,
-                lead_tokens: int = 96):
-    """The story clustering hook for ``run`` (None for mode "none")."""
-    if mode == "none":
-        return None, {"mode": "none"}
-    if mode not in ("online", "batch"):
-        raise CliError(f"--stories must be online, batch or none, got {mode!r}")
-    if lead_tokens < 0:
-        raise CliError("--lead-tokens must be >= 0")
-    from clustering.story_step import make_story_step
-
-    try:
-        params = StoryParams(threshold=threshold)
-    except ValueError as exc:
-        raise CliError(f"--story-threshold: {exc}") from None
-    return make_story_step(mode=mode, model=model, params=params, lead_tokens=lead_tokens)
 
 
 @app.command()
@@ -222,18 +235,16 @@ def dedup(inputs: list[Path] = typer.Argument(..., help="Article files or news p
           char_threshold: float = CharThrOpt, num_perm: int = PermOpt,
           word_k: int = WordKOpt, char_k: int = CharKOpt) -> None:
     """Write the feed with each item once: representatives with their duplicate count and ids."""
-    from clustering import pipeline
-    from clustering.feed import write_feed
-
-    params = dedup_params(threshold, char_threshold, num_perm, word_k, char_k)
-    with Store(":memory:") as store:
-        summary = pipeline.run(inputs, store, mapping=parse_mapping(map_), params=params,
-                               command="dedup")
-        n = write_feed(store, out)
+    config = make_config(threshold=threshold, char_threshold=char_threshold, num_perm=num_perm,
+                         word_k=word_k, char_k=char_k, stories="none")
+    mapping = parse_mapping(map_)
+    with NewsClusterer(":memory:", config) as nc:
+        summary = nc.ingest(inputs, mapping=mapping, command="dedup")
+        n = nc.feed(out)
     err_console.print(f"{summary.read} records read, {sum(summary.skipped.values())} skipped, "
-                      f"{n} items in the feed -> {out}", highlight=False)
+                      f"{n} items in the feed -> {out}", markup=False, highlight=False)
     for reason, k in summary.skipped.items():
-        err_console.print(f"  skipped {k}: {reason}", highlight=False)
+        err_console.print(f"  skipped {k}: {reason}", markup=False, highlight=False)
 
 
 @app.command()
@@ -241,32 +252,24 @@ def dedup(inputs: list[Path] = typer.Argument(..., help="Article files or news p
 def groups(db: Path = DbOpt, limit: int = typer.Option(20, help="Groups to list."),
            min_size: int = typer.Option(2, help="Smallest group size listed."),
            json_out: bool = typer.Option(False, "--json", help="JSON Lines output.")) -> None:
-    """List near-duplicate groups, largest first."""
-    with Store(db, read_only=True) as store:
-        rows = store.con.execute(
-            "SELECT g.group_id, g.size, g.representative_id, a.title, a.source, a.published "
-            "FROM dup_groups g JOIN articles a ON a.id = g.representative_id WHERE g.size >= ? "
-            "ORDER BY g.size DESC, g.group_id LIMIT ?", [min_size, limit]).fetchall()
-        members = {}
-        for gid, *_ in rows:
-            members[gid] = store.con.execute(
-                "SELECT a.id, a.source, m.similarity, m.rule FROM dup_members m JOIN articles a "
-                "ON a.id = m.article_id WHERE m.group_id = ? ORDER BY a.seq", [gid]).fetchall()
+    """List near-duplicate groups, largest first, with their members."""
+    with NewsClusterer(db, read_only=True) as nc:
+        rows = nc.groups(min_size=min_size, limit=limit)
     if json_out:
-        for gid, size, rep, title, source, published in rows:
-            print(json.dumps({"group_id": gid, "size": size, "representative_id": rep,
-                              "title": title, "source": source, "published": published,
-                              "members": [{"id": m[0], "source": m[1], "similarity": m[2],
-                                           "rule": m[3]} for m in members[gid]]},
-                             ensure_ascii=False, default=str))
+        for g in rows:
+            print(json.dumps(g, ensure_ascii=False, default=str))
         return
-    t = Table(title=f"near-duplicate groups in {db}")
-    for col in ("size", "group", "representative title", "source", "members (similarity)"):
+    t = Table(title=f"near-duplicate groups in {db}", show_lines=True)
+    for col in ("size", "group", "representative", "members: source, similarity (rule), title"):
         t.add_column(col)
-    for gid, size, rep, title, source, _ in rows:
-        ms = ", ".join(f"{m[1] or '?'}" + (f" {m[2]:.2f}" if m[2] is not None else "")
-                       for m in members[gid][:6])
-        t.add_row(str(size), gid, (title or "")[:60], source or "", ms)
+    for g in rows:
+        lines = [f"{m['source'] or '?'}  " + (f"{m['similarity']:.2f} ({m['rule']})  "
+                                              if m["similarity"] is not None else "(first)  ")
+                 + (m["title"] or "")[:60] for m in g["members"][:8]]
+        if len(g["members"]) > 8:
+            lines.append(f"... {len(g['members']) - 8} more")
+        _row(t, g["size"], g["group_id"], f"{g['source'] or ''}: {(g['title'] or '')[:60]}",
+             "\n".join(lines))
     console.print(t)
 
 
@@ -276,20 +279,18 @@ def explain(id_a: str = typer.Argument(..., help="First article id."),
             id_b: str = typer.Argument(..., help="Second article id."), db: Path = DbOpt,
             json_out: bool = typer.Option(False, "--json")) -> None:
     """Explain why two articles are or are not near-duplicates (and in one story)."""
-    from clustering.explain import explain_pair
-
-    with Store(db, read_only=True) as store:
-        ex = explain_pair(store, id_a, id_b)
+    with NewsClusterer(db, read_only=True) as nc:
+        ex = nc.explain(id_a, id_b)
     if json_out:
         print(json.dumps(ex, ensure_ascii=False, indent=2, default=str))
         return
     for key, value in ex.items():
         if isinstance(value, dict):
-            console.print(f"[bold]{key}[/]")
+            console.print(Text(key, style="bold"))
             for k, v in value.items():
-                console.print(f"  {k}: {v}", highlight=False)
+                _say(f"  {k}: {v}")
         else:
-            console.print(f"[bold]{key}[/]: {value}", highlight=False)
+            console.print(Text.assemble((key, "bold"), f": {value}"))
 
 
 @app.command()
@@ -297,36 +298,35 @@ def explain(id_a: str = typer.Argument(..., help="First article id."),
 def export(db: Path = DbOpt,
            format_: str = typer.Option("jsonl", "--format", help="jsonl, csv or parquet."),
            out: Optional[Path] = typer.Option(None, "--out", help="File to write (default: stdout "
-                                              "for jsonl/csv, export.parquet for parquet).")) -> None:
-    """One row per article: id, dup_group, representative_id, similarity, story_id."""
-    from clustering.feed import export_rows
-
-    if format_ not in ("jsonl", "csv", "parquet"):
+                                              "for jsonl/csv, export.parquet for parquet)."),
+           full: bool = typer.Option(False, "--full", help="Also title, source, url, published, "
+                                     "lang, rule, joined_via, story label and terms.")) -> None:
+    """One row per article: id, dup_group, representative_id, similarity, story_id (--full: the
+    whole record)."""
+    if format_ not in EXPORT_FORMATS:
         raise CliError(f"--format must be jsonl, csv or parquet, got {format_!r}")
-    with Store(db, read_only=True) as store:
-        n = export_rows(store, format_, out)
+    with NewsClusterer(db, read_only=True) as nc:
+        n = nc.export(format_, out, full=full)
     if out is not None or format_ == "parquet":
-        err_console.print(f"{n} rows -> {out or 'export.parquet'}", highlight=False)
+        err_console.print(f"{n} rows -> {out or 'export.parquet'}", markup=False, highlight=False)
 
 
 @app.command()
 @_guard
 def demo(db: Path = typer.Option(Path("news-demo.duckdb"), "--db", help="DuckDB file to create."),
-         stories: str = typer.Option("online", help="Story clustering: online, batch or none."),
-         quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
+         stories: str = StoriesOpt, quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
     """Run on the bundled sample data (data/): the seed page and a slice of EgyNews."""
-    inputs = sorted(p for p in DATA_DIR.rglob("*") if p.is_file() and p.name != "SOURCE.md"
-                    and not p.name.endswith(".md"))
+    inputs = sorted(p for p in DATA_DIR.rglob("*") if p.is_file() and not p.name.endswith(".md"))
     if not inputs:
         raise CliError(f"no bundled data found in {DATA_DIR}")
-    console.print(f"demo: {len(inputs)} input files from {DATA_DIR} -> {db}", highlight=False)
-    run(inputs=inputs, db=db, map_=None, threshold=DedupParams.threshold,
-        char_threshold=DedupParams.char_threshold, num_perm=DedupParams.num_perm,
-        word_k=ShingleParams.word_k, char_k=ShingleParams.char_k, stories=stories, model=None,
-        story_threshold=StoryParams.threshold, lead_tokens=96, json_out=False, quiet=quiet)
-    console.print(f"next: news-cluster groups --db {db}   |   news-cluster stories --db {db}",
-                  highlight=False)
-
+    _say(f"demo: {len(inputs)} input files from {DATA_DIR} -> {db}")
+    d = DEFAULTS
+    run(inputs=inputs, db=db, map_=None, threshold=d.dedup.threshold,
+        char_threshold=d.dedup.char_threshold, num_perm=d.dedup.num_perm,
+        word_k=d.dedup.shingles.word_k, char_k=d.dedup.shingles.char_k, stories=stories,
+        model=d.embed.model, story_threshold=d.stories.threshold,
+        lead_tokens=d.embed.lead_tokens, json_out=False, quiet=quiet)
+    _say(f"next: news-cluster groups --db {db}   |   news-cluster stories --db {db}")
 
 
 def _parse_time(value: str | None, opt: str):
@@ -346,6 +346,13 @@ def _parse_time(value: str | None, opt: str):
     return t
 
 
+def _window(since: str | None, until: str | None):
+    lo, hi = _parse_time(since, "--since"), _parse_time(until, "--until")
+    if lo is not None and hi is not None and lo > hi:
+        raise CliError(f"--since {since} is after --until {until}: the window is empty")
+    return lo, hi
+
+
 @app.command("stories")
 @_guard
 def stories_cmd(db: Path = DbOpt,
@@ -358,12 +365,9 @@ def stories_cmd(db: Path = DbOpt,
                 min_size: int = typer.Option(2, help="Smallest story size listed."),
                 json_out: bool = typer.Option(False, "--json", help="JSON Lines output.")) -> None:
     """List stories with size, time span, label and sources, largest first."""
-    from clustering.timeline import list_stories
-
-    with Store(db, read_only=True) as store:
-        rows = list_stories(store, since=_parse_time(since, "--since"),
-                            until=_parse_time(until, "--until"), source=source, limit=limit,
-                            min_size=min_size)
+    lo, hi = _window(since, until)
+    with NewsClusterer(db, read_only=True) as nc:
+        rows = nc.stories(since=lo, until=hi, source=source, limit=limit, min_size=min_size)
     if json_out:
         for r in rows:
             print(json.dumps(r, ensure_ascii=False, default=str))
@@ -372,9 +376,10 @@ def stories_cmd(db: Path = DbOpt,
     for col in ("story", "size", "first seen", "last seen", "label", "headline", "sources"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["story_id"], str(r["size"]), str(r["first_seen"] or "")[:16],
-                  str(r["last_seen"] or "")[:16], ", ".join(r["label_terms"][:4]),
-                  (r["headline"] or "")[:50], ", ".join(f"{k} {v}" for k, v in list(r["sources"].items())[:3]))
+        _row(t, r["story_id"], r["size"], str(r["first_seen"] or "")[:16],
+             str(r["last_seen"] or "")[:16], ", ".join(r["label_terms"][:4]),
+             (r["headline"] or "")[:50],
+             ", ".join(f"{k} {v}" for k, v in list(r["sources"].items())[:3]))
     console.print(t)
 
 
@@ -384,20 +389,19 @@ def timeline(story_id: str = typer.Argument(..., help="Story id (see `stories`).
              format_: str = typer.Option("text", "--format", help="text, json or html."),
              out: Optional[Path] = typer.Option(None, "--out", help="Write to this file.")) -> None:
     """A story's articles in time order with sources, near-duplicate counts and its events."""
-    from clustering.timeline import render_html, render_json, render_text, story_timeline
+    from clustering.timeline import render_html, render_json, render_text
 
     renderers = {"text": render_text, "json": render_json, "html": render_html}
     if format_ not in renderers:
         raise CliError(f"--format must be text, json or html, got {format_!r}")
-    with Store(db, read_only=True) as store:
-        t = story_timeline(store, story_id)
+    with NewsClusterer(db, read_only=True) as nc:
+        t = nc.timeline(story_id)
     page = renderers[format_](t)
     if out is None:
         print(page)
     else:
         out.write_text(page, encoding="utf-8")
-        err_console.print(f"timeline of {story_id} -> {out}", highlight=False)
-
+        err_console.print(f"timeline of {story_id} -> {out}", markup=False, highlight=False)
 
 
 @app.command()
@@ -419,31 +423,30 @@ def evaluate(gold: Path = typer.Argument(..., help="Gold file (.jsonl/.csv/.tsv,
              json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
     """Score near-duplicate groups and stories against labelled data (B-cubed, pairwise, ARI, AMI;
     pairs: P/R/F1, ROC AUC, Spearman)."""
-    from clustering import pipeline
-    from clustering.evaluate.runner import (evaluate_clusters, evaluate_pairs, format_report,
-                                            is_pair_file)
+    from clustering.evaluate.runner import evaluate_clusters, evaluate_pairs, format_report, is_pair_file
 
     if db is not None and input_:
         raise CliError("give either --db or --input, not both")
     pairs = is_pair_file(gold)
     if db is None and not input_ and not pairs:
         raise CliError("cluster labels need --db or --input")
+    if stories not in STORY_MODES:
+        raise CliError(f"--stories must be online, batch or none, got {stories!r}")
+    nc = None
     if db is not None:
-        store = Store(db, read_only=True)
-    else:
-        store = Store(":memory:") if input_ else None
-        if input_:
-            step, sp = _story_step(stories, None)
-            pipeline.run(input_, store, mapping=parse_mapping(map_), story_step=step,
-                         story_params=sp, command="evaluate")
+        nc = NewsClusterer(db, read_only=True)
+    elif input_:
+        nc = NewsClusterer(":memory:", DEFAULTS.replace(stories={"mode": stories}))
+        nc.ingest(input_, mapping=parse_mapping(map_), command="evaluate")
     try:
+        store = nc.store if nc is not None else None
         if pairs:
             results = evaluate_pairs(store, gold, positive_at=positive_at, label_column=label_column)
         else:
             results = evaluate_clusters(store, gold, id_column=id_column, gold_column=gold_column)
     finally:
-        if store is not None:
-            store.close()
+        if nc is not None:
+            nc.close()
     if json_out:
         print(json.dumps({k: v.to_dict() for k, v in results.items()}, ensure_ascii=False,
                          indent=2, default=str))
@@ -451,28 +454,27 @@ def evaluate(gold: Path = typer.Argument(..., help="Gold file (.jsonl/.csv/.tsv,
         print(format_report(results))
 
 
-
 @app.command()
 @_guard
 def recluster(db: Path = DbOpt,
               since: Optional[str] = typer.Option(None, help="Window start (ISO date/time)."),
               until: Optional[str] = typer.Option(None, help="Window end (ISO date/time)."),
-              model: Optional[str] = typer.Option(None, help="The model the stories were built "
-                                                  "with (default: multilingual-e5-small)."),
-              story_threshold: float = typer.Option(StoryParams.threshold,
-                                                    help="Story similarity threshold.")) -> None:
+              model: Optional[str] = typer.Option(DEFAULTS.embed.model, help="The model the "
+                                                  "stories were built with (default: "
+                                                  "multilingual-e5-small)."),
+              story_threshold: float = StoryThrOpt) -> None:
     """Batch re-cluster the stories of a time window from scratch; ids stay stable, moves,
     merges and splits are recorded."""
-    from clustering import pipeline
-
-    step, sp = _story_step("batch", model, story_threshold)
-    with Store(db) as store:
-        if not store.scalar("SELECT count(*) FROM embeddings"):
-            raise CliError(f"{db}: no embedded articles; run `news-cluster run` with stories first")
-        summary = pipeline.recluster(store, step, since=_parse_time(since, "--since"),
-                                     until=_parse_time(until, "--until"), story_params=sp)
+    lo, hi = _window(since, until)
+    d = DEFAULTS
+    config = make_config(threshold=d.dedup.threshold, char_threshold=d.dedup.char_threshold,
+                         num_perm=d.dedup.num_perm, word_k=d.dedup.shingles.word_k,
+                         char_k=d.dedup.shingles.char_k, stories="batch", model=model,
+                         story_threshold=story_threshold)
+    with NewsClusterer(db, config) as nc:
+        summary = nc.recluster(since=lo, until=hi)
     for k, v in summary.items():
-        console.print(f"{k}: {v}", highlight=False)
+        _say(f"{k}: {v}")
 
 
 def main() -> None:

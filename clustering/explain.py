@@ -1,8 +1,10 @@
-"""Why two stored articles are, or are not, near-duplicates (and, with stories, one story).
+"""Why two texts are, or are not, near-duplicates.
 
 :func:`explain_dedup` recomputes the fingerprints of both texts with the run's settings and
 reports the exact Jaccard, the MinHash estimate, whether LSH would make them a candidate pair,
-the shared shingles as text, and the rule that joined or kept them apart.
+the shared shingles as text, and the verdict of the engine's own rule
+(:func:`clustering.dedup.rules.decide`). :meth:`clustering.NewsClusterer.explain` adds the
+stored groups and stories.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from clustering.dedup.engine import DedupParams, content_hash
-from clustering.dedup.headlines import headline_substitution
+from clustering.config import DedupParams
+from clustering.dedup.engine import content_hash
 from clustering.dedup.lsh import bands_rows
 from clustering.dedup.minhash import estimate_jaccard, signatures
-from clustering.dedup.shingles import char_hashes, combine_windows, jaccard, token_hashes
+from clustering.dedup.rules import decide
+from clustering.dedup.shingles import char_hashes, combine_windows, token_hashes
 from clustering.normalise import normalise, tokens
-from clustering.records import Article
 
 
 def shingle_map(text: str, params: DedupParams, force_char: bool = False
@@ -64,6 +66,7 @@ class DedupExplanation:
     n_shingles: tuple[int, int]
     exact_repeat: bool
     verdict: str
+    joined: bool = False
     headline_rule: str | None = None
     same_group: bool | None = None
     groups: tuple[str | None, str | None] = (None, None)
@@ -94,25 +97,30 @@ def explain_dedup(text_a: str, text_b: str, params: DedupParams, max_shared: int
             via_title = "a's title"
     set_a = np.unique(np.fromiter(map_a, dtype=np.uint64, count=len(map_a)))
     set_b = np.unique(np.fromiter(map_b, dtype=np.uint64, count=len(map_b)))
-    sim = jaccard(set_a, set_b) if kind_a == kind_b else 0.0
-    sigs = signatures([set_a, set_b], params.num_perm, params.seed)
     threshold = params.threshold_for(kind_a)
+    same_kind = kind_a == kind_b
+    short = kind_a == kind_b == "char"
+    decision = decide((set_a, tuple(tok_a) if short else ()), (set_b, tuple(tok_b) if short else ()),
+                      threshold, via_title=bool(via_title)) if same_kind else None
+    sim = decision.similarity if decision is not None else 0.0
+    sigs = signatures([set_a, set_b], params.num_perm, params.seed)
     br = bands_rows(threshold, params.num_perm)
-    candidate = kind_a == kind_b and lsh_collides(sigs[0], sigs[1], *br)
+    candidate = same_kind and lsh_collides(sigs[0], sigs[1], *br)
     exact = content_hash(normalise(text_a)) == content_hash(normalise(text_b))
-    replaced = headline_substitution(tok_a, tok_b) if kind_a == kind_b == "char" else None
+    replaced = decision.reason if decision is not None and not decision.joined \
+        and sim >= threshold else None
     shared = sorted(set(map_a) & set(map_b))
     where = f" (headline against {via_title})" if via_title else ""
     if exact:
         verdict = "exact repeat: same text after normalisation (joined by hash)"
-    elif kind_a != kind_b:
+    elif not same_kind:
         verdict = (f"kept apart: one is shingled by {kind_a}, the other by {kind_b} "
                    "(a headline-length text is never a near-duplicate of a full article's body)")
-    elif sim >= threshold and replaced:
-        verdict = f"kept apart: Jaccard {sim:.3f} >= {threshold}{where} but {replaced} (headline edit rule)"
-    elif sim >= threshold and candidate:
+    elif replaced:
+        verdict = f"kept apart{where}: {replaced}"
+    elif decision.joined and candidate:
         verdict = f"near-duplicates: Jaccard {sim:.3f} >= {threshold} ({kind_a} shingles{where}), LSH candidate"
-    elif sim >= threshold:
+    elif decision.joined:
         verdict = (f"similar enough (Jaccard {sim:.3f} >= {threshold}{where}) but not an LSH "
                    f"candidate with {br[0]} bands x {br[1]} rows: an LSH miss (joined only if "
                    "another member links them)")
@@ -126,64 +134,4 @@ def explain_dedup(text_a: str, text_b: str, params: DedupParams, max_shared: int
         bands_rows=br, threshold=threshold,
         shared_shingles=[map_a[h] for h in shared[:max_shared]],
         n_shingles=(len(set_a), len(set_b)), exact_repeat=exact, verdict=verdict,
-        headline_rule=replaced)
-
-
-def params_of_last_run(store) -> DedupParams:
-    """The near-duplicate settings of the newest run in the store (defaults if none)."""
-    import json
-
-    from clustering.dedup.shingles import ShingleParams
-
-    raw = store.scalar("SELECT params FROM runs ORDER BY run_id DESC LIMIT 1")
-    if not raw:
-        return DedupParams()
-    d = json.loads(raw).get("dedup", {})
-    return DedupParams(threshold=d.get("threshold", 0.5), char_threshold=d.get("char_threshold", 0.6),
-                       num_perm=d.get("num_perm", 128), seed=d.get("seed", 1),
-                       shingles=ShingleParams(word_k=d.get("word_k", 3), char_k=d.get("char_k", 4),
-                                              short_tokens=d.get("short_tokens", 16)))
-
-
-def explain_pair(store, id_a: str, id_b: str) -> dict[str, Any]:
-    """Explain two stored articles: their near-duplicate evidence and verdict, their groups, and
-    (when stories were clustered) why they are or are not in one story.
-
-    Raises StoreError when an id is not stored.
-    """
-    from clustering.store import StoreError
-
-    info = {}
-    for art_id in (id_a, id_b):
-        rows = store.con.execute(
-            "SELECT a.id, a.title, a.text, a.source, a.published, m.group_id, m.similarity, "
-            "m.joined_via, m.rule FROM articles a LEFT JOIN dup_members m ON m.article_id = a.id "
-            "WHERE a.id = ?", [art_id]).fetchall()
-        if not rows:
-            raise StoreError(f"article {art_id!r} is not in {store.path}")
-        info[art_id] = rows[0]
-    params = params_of_last_run(store)
-    ra, rb = info[id_a], info[id_b]
-    content = lambda r: Article(id=r[0], title=r[1] or "", text=r[2] or "").content
-    ex = explain_dedup(content(ra), content(rb), params, title_a=ra[1] or "", title_b=rb[1] or "")
-    ex.groups = (ra[5], rb[5])
-    ex.same_group = ra[5] is not None and ra[5] == rb[5]
-    out: dict[str, Any] = {}
-    for key, r in (("a", ra), ("b", rb)):
-        out[key] = {"id": r[0], "title": r[1], "source": r[3], "published": r[4],
-                    "dup_group": r[5], "joined_via": r[7], "similarity": r[6], "rule": r[8]}
-    nd = ex.as_dict()
-    nd.pop("stories", None)
-    if ex.same_group and not ((ex.jaccard >= ex.threshold and not ex.headline_rule) or ex.exact_repeat):
-        nd["verdict"] += "; they share a group through other members (transitive link)"
-    elif ex.same_group:
-        nd["verdict"] += "; same near-duplicate group"
-    out["near_duplicate"] = nd
-    try:
-        from clustering.story_step import explain_story
-    except ImportError:  # stories not available in this build
-        return out
-    story = explain_story(store, id_a, id_b)
-    if story:
-        out["story"] = story
-    return out
+        headline_rule=replaced, joined=exact or bool(decision and decision.joined))

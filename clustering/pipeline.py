@@ -1,16 +1,15 @@
-"""The ``run`` job: read -> normalise -> fingerprint -> dedup -> (embed -> cluster) -> store.
+"""The whole engine over a store: :class:`NewsClusterer`.
 
-:func:`run` reads input files, keeps only articles the database does not have yet, finds their
-exact repeats and near-duplicates against everything stored, and writes articles, signatures and
-group memberships in one transaction. Story clustering (embeddings of group representatives,
-online or batch) plugs in through ``story_step`` so this module stays about the flow, not the
-algorithms.
+A run reads (:mod:`clustering.io`) -> normalises and fingerprints -> finds near-duplicates
+against everything stored (:mod:`clustering.dedup`) -> embeds group representatives and clusters
+them into stories (:mod:`clustering.story_step`) -> stores it all (:mod:`clustering.store`), in
+one transaction. The CLI and the service are thin layers over this class.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,24 +18,27 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from clustering.dedup.engine import (TITLE_KEY, DedupParams, EdgeReport, Fingerprints,
-                                     assign_groups, content_hash, find_edges, fingerprint_batch,
-                                     shingle_texts, shingle_titles)
+from clustering.config import Config, DedupParams
+from clustering.dedup.engine import (
+    TITLE_KEY,
+    EdgeReport,
+    Fingerprints,
+    Shingled,
+    assign_groups,
+    content_hash,
+    find_edges,
+    fingerprint_batch,
+    shingle_texts,
+    shingle_titles,
+)
 from clustering.dedup.lsh import CandidateIndex
-from clustering.io.readers import ReadResult, read_articles
+from clustering.dedup.rules import choose_representative
+from clustering.io.readers import ReadResult, read_articles, read_records
 from clustering.normalise import normalise
 from clustering.records import Article, SkipReport
-from clustering.store import Store
+from clustering.store import Store, StoreError
 
-#: Articles fingerprinted per vectorised batch (bounds memory on big inputs).
-FINGERPRINT_BATCH = 2_000
-
-
-def fingerprint_config(p: DedupParams) -> str:
-    """A key naming the settings a stored signature depends on; signatures made with other
-    settings are not comparable and are recomputed."""
-    s = p.shingles
-    return f"mh-a32-p{p.num_perm}-s{p.seed}-w{s.word_k}-c{s.char_k}-t{s.short_tokens}"
+__all__ = ["NewsClusterer", "Progress", "RunSummary"]
 
 
 @dataclass
@@ -75,7 +77,9 @@ class Progress:
         """Advance the current stage by ``n`` steps."""
 
 
-StoryStep = Callable[[Store, int, list[Article], dict[str, str], Progress], dict[str, Any]]
+#: The story hook a run calls inside its transaction: (store, run id, new articles,
+#: article id -> group id, progress) -> summary dict.
+StoryHook = Callable[[Store, int, list[Article], dict[str, str], Progress], dict[str, Any]]
 
 
 def _article_rows(arts: Sequence[Article], seqs: Sequence[int], hashes: Sequence[str],
@@ -96,7 +100,7 @@ def _article_rows(arts: Sequence[Article], seqs: Sequence[int], hashes: Sequence
     })
 
 
-def _signature_rows(ids: Sequence[str], fp: Fingerprints, which: Sequence[int], config: str) -> pa.Table:
+def _signature_rows(ids: Sequence[str], fp: Fingerprints, which: Iterable[int], config: str) -> pa.Table:
     """Signature rows for the batch items ``which``: their own signature, plus the title
     signature (kind "title") of those that have one."""
     keys: list[str] = []
@@ -143,13 +147,13 @@ def split_new(store: Store, arts: list[Article], skips: SkipReport) -> tuple[lis
 
 
 def dedup_into_store(store: Store, run_id: int, new: list[Article], params: DedupParams,
-                     progress: Progress) -> tuple[EdgeReport, dict[str, str]]:
+                     progress: Progress, batch_size: int) -> tuple[EdgeReport, dict[str, str]]:
     """Fingerprint ``new`` articles, find their near-duplicates among themselves and everything
-    stored, and write articles, signatures and memberships (call inside a transaction).
+    stored, and write articles, signatures, memberships and groups (call inside a transaction).
 
     Returns the edge report and article id -> group id for the new articles.
     """
-    config = fingerprint_config(params)
+    config = params.fingerprint_key()
     index = CandidateIndex({"word": params.threshold, "char": params.char_threshold},
                            params.num_perm, params.seed)
     progress.stage("loading stored signatures")
@@ -162,11 +166,11 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
         rows = _signature_rows([a.id for a in arts], sfp, range(len(arts)), config)
         index.insert_many(rows.column("article_id").to_pylist(), rows.column("kind").to_pylist(),
                           _sig_matrix(rows, params.num_perm))
-        store.insert_arrow("signatures", rows)
+        store.insert_signatures(rows)
 
-    def stored_shingles(want: list[str]) -> dict[str, tuple[np.ndarray, tuple[str, ...]]]:
+    def stored_shingles(want: list[str]) -> dict[str, Shingled]:
         texts = store.texts_of([w[len(TITLE_KEY):] if w.startswith(TITLE_KEY) else w for w in want])
-        out: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {}
+        out: dict[str, Shingled] = {}
         plain = [w for w in want if not w.startswith(TITLE_KEY) and w in texts]
         _, _, sets, toks = shingle_texts([Article(id=w, title=texts[w][0], text=texts[w][1]).content
                                           for w in plain], params)
@@ -176,20 +180,20 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
         out.update(zip(titles, zip(tsets, ttoks)))
         return out
 
-    known: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {}
+    known: dict[str, Shingled] = {}
     seq0 = store.next_seq()
     report = EdgeReport()
     progress.stage("fingerprinting and near-duplicate search", total=len(new))
-    for lo in range(0, len(new), FINGERPRINT_BATCH):
-        batch = new[lo:lo + FINGERPRINT_BATCH]
-        fp: Fingerprints = fingerprint_batch(batch, params)
+    for lo in range(0, len(new), batch_size):
+        batch = new[lo:lo + batch_size]
+        fp = fingerprint_batch(batch, params)
         bids = [a.id for a in batch]
         stored_hashes = store.first_article_by_hash(fp.content_hash)
         rep = find_edges(bids, fp, params, index, stored_hashes, stored_shingles, known)
         # Articles go in first so that later batches find this one's hashes and texts.
         store.insert_articles(_article_rows(batch, range(seq0 + lo, seq0 + lo + len(batch)),
                                             fp.content_hash, run_id))
-        store.insert_arrow("signatures", _signature_rows(bids, fp, rep.fingerprinted, config))
+        store.insert_signatures(_signature_rows(bids, fp, rep.fingerprinted, config))
         report.edges.extend(rep.edges)
         report.exact_repeats += rep.exact_repeats
         report.candidates += rep.candidates
@@ -205,87 +209,227 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
     members = assign_groups(new_ids, report.edges, stored_members, seq)
     old_groups = {stored_members[a].group_id for a in members if a in stored_members}
     store.upsert_memberships(members, run_id)
-    store.refresh_groups({m.group_id for m in members.values()} | old_groups, run_id)
+    changed = {m.group_id for m in members.values()} | old_groups
+    candidates = store.group_candidates(changed)
+    store.replace_groups(changed, [(gid, choose_representative(ms), len(ms))
+                                   for gid, ms in sorted(candidates.items())], run_id)
     return report, {a: members[a].group_id for a in new_ids}
 
 
-def group_overview(store: Store, top: int = 5) -> tuple[int, int, list[dict[str, Any]]]:
-    """(number of groups with 2+ members, articles in them, the ``top`` largest groups)."""
-    n, arts = store.con.execute(
-        "SELECT count(*), coalesce(sum(size), 0) FROM dup_groups WHERE size > 1").fetchall()[0]
-    rows = store.con.execute(
-        "SELECT g.group_id, g.size, g.representative_id, a.title, a.source FROM dup_groups g "
-        "JOIN articles a ON a.id = g.representative_id WHERE g.size > 1 "
-        "ORDER BY g.size DESC, g.group_id LIMIT ?", [top]).fetchall()
-    largest = [{"group_id": r[0], "size": r[1], "representative_id": r[2],
-                "title": r[3], "source": r[4]} for r in rows]
-    return int(n), int(arts), largest
-
-
-def run(inputs: Sequence[str | Path], store: Store, *, mapping: dict[str, str] | None = None,
-        params: DedupParams = DedupParams(), story_step: StoryStep | None = None,
-        story_params: dict[str, Any] | None = None, progress: Progress | None = None,
-        command: str = "run") -> RunSummary:
-    """Ingest input files into ``store``: dedup, optionally cluster into stories, record the run.
+class NewsClusterer:
+    """The whole engine over one DuckDB store: near-duplicates, stories, history.
 
     Args:
-        inputs: article files (see :func:`clustering.io.readers.read_articles`).
-        store: an open, writable :class:`~clustering.store.Store`.
-        mapping: column renames for the readers.
-        params: near-duplicate settings.
-        story_step: called inside the transaction with the new articles and their group ids;
-            returns a summary dict (None: no story clustering).
-        story_params: recorded with the run.
-        progress: stage reporter.
-        command: recorded in the run log.
-
-    Returns:
-        The :class:`RunSummary`. Re-running the same input adds no article, group or story rows.
+        db: a database file path, ``":memory:"`` (nothing kept after ``close``), or an open
+            :class:`~clustering.store.Store`.
+        config: every setting (:class:`~clustering.config.Config`); recorded with each run.
+        read_only: open the file for reading only (``ingest`` and ``recluster`` then raise
+            StoreError).
+        embedder: an :class:`~clustering.embed.Embedder` to share (built lazily otherwise).
 
     Raises:
-        InputError: an input file is missing or unreadable as a whole (nothing is written).
-        StoreError: the database cannot be written.
+        StoreError: the database is locked by another writer, unusable, or missing (read-only).
+
+    Example::
+
+        with NewsClusterer("news.duckdb") as nc:
+            summary = nc.ingest(["feed.jsonl"])
+            for story in nc.stories(limit=10):
+                print(story["size"], story["headline"])
     """
-    t0 = time.perf_counter()
-    started = datetime.now(timezone.utc)
-    progress = progress or Progress()
-    progress.stage("reading input")
-    read: ReadResult = read_articles(inputs, mapping=mapping)
-    run_id = store.next_run_id()
-    summary = RunSummary(run_id=run_id, read=len(read.articles) + read.skips.total)
-    with store.transaction():
-        new, summary.already_stored = split_new(store, read.articles, read.skips)
-        summary.new_articles = len(new)
-        if new:
-            report, groups = dedup_into_store(store, run_id, new, params, progress)
-            summary.exact_repeats = report.exact_repeats
-            summary.near_duplicates = sum(1 for e in report.edges if e.rule == "jaccard")
-            summary.lsh_candidates = report.candidates
-            summary.lsh_rejected = report.rejected
-            if story_step is not None:
-                summary.stories = story_step(store, run_id, new, groups, progress)
-        summary.skipped = read.skips.as_dict()
-        summary.skip_examples = dict(read.skips.examples)
-        summary.notes = list(read.notes)
-        summary.groups, summary.articles_in_groups, summary.largest_groups = group_overview(store)
-        summary.seconds = round(time.perf_counter() - t0, 3)
-        params_log = {"dedup": params.as_dict(), "stories": story_params or {},
-                      "fingerprint_config": fingerprint_config(params), "mapping": mapping or {}}
-        store.record_run(run_id, started, command, [str(p) for p in inputs], params_log,
-                         summary.as_dict())
-    return summary
 
+    def __init__(self, db: str | Path | Store = ":memory:", config: Config | None = None, *,
+                 read_only: bool = False, embedder: Any = None):
+        self.config = config or Config()
+        self.store = db if isinstance(db, Store) else Store(db, read_only=read_only)
+        self._owns_store = not isinstance(db, Store)
+        self.story_step: StoryHook | None = None
+        if self.config.stories.mode != "none":
+            from clustering.story_step import StoryStep
 
-def recluster(store: Store, step, *, since: datetime | None = None, until: datetime | None = None,
-              story_params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Batch re-cluster the stored stories published in [since, until] (open bounds allowed) in
-    one transaction, recorded as a run ("recluster"). ``step`` is a batch-mode
-    :class:`clustering.story_step.StoryStep`. Returns the story summary."""
-    started = datetime.now(timezone.utc)
-    run_id = store.next_run_id()
-    with store.transaction():
-        summary = step.recluster(store, run_id, since, until)
-        window = [since.isoformat() if since else None, until.isoformat() if until else None]
-        store.record_run(run_id, started, "recluster", [], {"stories": story_params or {},
-                                                           "window": window}, summary)
-    return summary
+            self.story_step = StoryStep(self.config.stories, self.config.embed, embedder)
+
+    def close(self) -> None:
+        """Close the store (when this object opened it)."""
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> NewsClusterer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _writable(self) -> None:
+        if self.store.read_only:
+            raise StoreError(f"{self.store.path}: opened read-only")
+
+    def run_params(self, mapping: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """What a run records as its parameters: the config, the LSH bands/rows it implies, the
+        fingerprint key and the column mapping."""
+        d = self.config.dedup
+        return {"config": self.config.to_dict(),
+                "lsh_bands_rows": {k: list(v) for k, v in d.lsh_bands_rows().items()},
+                "fingerprint_config": d.fingerprint_key(), "mapping": dict(mapping or {})}
+
+    # ---- writing -----------------------------------------------------------------------------
+
+    def ingest(self, items: Sequence[str | Path] | Sequence[Article | Mapping[str, Any]], *,
+               mapping: Mapping[str, str] | None = None, progress: Progress | None = None,
+               command: str = "run") -> RunSummary:
+        """Ingest article files, or in-memory articles (:class:`~clustering.records.Article` or
+        dicts with the documented fields), into the store: dedup against everything stored,
+        cluster stories (unless ``config.stories.mode`` is "none"), record the run.
+
+        Args:
+            items: file paths (see :func:`clustering.io.readers.read_articles`), or articles.
+            mapping: column renames for the readers (input name -> field name).
+            progress: stage reporter.
+            command: recorded in the run log.
+
+        Returns:
+            The :class:`RunSummary`. Re-running the same input adds no article, group or story row.
+
+        Raises:
+            InputError: an input file is missing or unreadable as a whole (nothing is written).
+            StoreError: the database cannot be written.
+        """
+        self._writable()
+        t0 = time.perf_counter()
+        started = datetime.now(timezone.utc)
+        progress = progress or Progress()
+        progress.stage("reading input")
+        items = list(items)
+        if items and all(isinstance(x, (str, Path)) for x in items):
+            inputs = [str(p) for p in items]
+            read: ReadResult = read_articles(items, mapping=mapping)
+        else:
+            inputs = []
+            read, _ = read_records(items, mapping=mapping)
+        store = self.store
+        run_id = store.next_run_id()
+        summary = RunSummary(run_id=run_id, read=len(read.articles) + read.skips.total)
+        with store.transaction():
+            new, summary.already_stored = split_new(store, read.articles, read.skips)
+            summary.new_articles = len(new)
+            if new:
+                report, groups = dedup_into_store(store, run_id, new, self.config.dedup, progress,
+                                                  self.config.run.fingerprint_batch)
+                summary.exact_repeats = report.exact_repeats
+                summary.near_duplicates = sum(1 for e in report.edges if e.rule == "jaccard")
+                summary.lsh_candidates = report.candidates
+                summary.lsh_rejected = report.rejected
+                if self.story_step is not None:
+                    summary.stories = self.story_step(store, run_id, new, groups, progress)
+            summary.skipped = read.skips.as_dict()
+            summary.skip_examples = dict(read.skips.examples)
+            summary.notes = list(read.notes)
+            summary.groups, summary.articles_in_groups, summary.largest_groups = store.group_overview()
+            summary.seconds = round(time.perf_counter() - t0, 3)
+            store.record_run(run_id, started, command, inputs, self.run_params(mapping),
+                             summary.as_dict())
+        return summary
+
+    def recluster(self, since: datetime | None = None, until: datetime | None = None
+                  ) -> dict[str, Any]:
+        """Batch re-cluster the stored stories published in [since, until] (open bounds allowed)
+        in one transaction, recorded as a run ("recluster"); story ids stay stable, moves,
+        merges and splits are recorded. Returns the story summary.
+
+        Raises:
+            ValueError: ``since`` is after ``until``, or the window is too large for batch
+                clustering. StoreError: read-only, or no embedded article is stored.
+        """
+        from clustering.story_step import StoryStep
+
+        self._writable()
+        if since is not None and until is not None and since > until:
+            raise ValueError(f"empty window: since {since.isoformat()} is after until {until.isoformat()}")
+        if not self.store.count_embeddings():
+            raise StoreError(f"{self.store.path}: no embedded articles; run `news-cluster run` "
+                             "with stories first")
+        cfg = self.config.replace(stories={"mode": "batch"})
+        step = StoryStep(cfg.stories, cfg.embed, getattr(self.story_step, "embedder", None))
+        started = datetime.now(timezone.utc)
+        run_id = self.store.next_run_id()
+        with self.store.transaction():
+            summary = step.recluster(self.store, run_id, since, until)
+            window = [since.isoformat() if since else None, until.isoformat() if until else None]
+            self.store.record_run(run_id, started, "recluster", [],
+                                  {**self.run_params(), "window": window}, summary)
+        return summary
+
+    # ---- reading -----------------------------------------------------------------------------
+
+    def stored_config(self) -> Config:
+        """The config of the newest run in the store (this object's config if none, or if the
+        run was made by a version that did not record one)."""
+        params = self.store.last_run_params()
+        try:
+            return Config.from_dict(params["config"]) if "config" in params else self.config
+        except ValueError:
+            return self.config
+
+    def explain(self, id_a: str, id_b: str) -> dict[str, Any]:
+        """Why two stored articles are or are not near-duplicates (the engine's own rule, with
+        the settings of the last run: Jaccard, MinHash estimate, LSH candidacy, shared shingles,
+        verdict), their groups, and (when stories were clustered) why they are or are not in
+        one story. Raises StoreError when an id is not stored."""
+        from clustering.explain import explain_dedup
+        from clustering.story_step import explain_story
+
+        fa, fb = self.store.article_facts(id_a), self.store.article_facts(id_b)
+        cfg = self.stored_config()
+        content = lambda f: Article(id=f["id"], title=f["title"], text=f["text"]).content
+        ex = explain_dedup(content(fa), content(fb), cfg.dedup, title_a=fa["title"],
+                           title_b=fb["title"])
+        ex.groups = (fa["dup_group"], fb["dup_group"])
+        ex.same_group = fa["dup_group"] is not None and fa["dup_group"] == fb["dup_group"]
+        out: dict[str, Any] = {
+            key: {k: f[k] for k in ("id", "title", "source", "published", "dup_group",
+                                    "joined_via", "similarity", "rule")}
+            for key, f in (("a", fa), ("b", fb))}
+        nd = ex.as_dict()
+        nd.pop("stories", None)
+        if ex.same_group and not (ex.joined or ex.exact_repeat):
+            nd["verdict"] += "; they share a group through other members (transitive link)"
+        elif ex.same_group:
+            nd["verdict"] += "; same near-duplicate group"
+        out["near_duplicate"] = nd
+        story = explain_story(self.store, id_a, id_b, cfg.stories)
+        if story:
+            out["story"] = story
+        return out
+
+    def export(self, fmt: str = "jsonl", out: str | Path | None = None, *, full: bool = False) -> int:
+        """Write one row per article (see :meth:`clustering.store.Store.export`); returns the
+        number of rows. ``full`` adds title, source, url, published, lang, rule and the story
+        label."""
+        return self.store.export(fmt, Path(out) if out is not None else None, full=full)
+
+    def feed(self, out: str | Path | None = None) -> int:
+        """Write the feed with each near-duplicate group once (JSON Lines); returns the rows."""
+        return self.store.write_feed(Path(out) if out is not None else None)
+
+    def groups(self, *, min_size: int = 2, limit: int = 20) -> list[dict[str, Any]]:
+        """Near-duplicate groups, largest first, with their members."""
+        return self.store.list_groups(min_size=min_size, limit=limit)
+
+    def stories(self, *, since: datetime | None = None, until: datetime | None = None,
+                source: str | None = None, limit: int = 50, min_size: int = 1) -> list[dict[str, Any]]:
+        """Stories overlapping [since, until], largest first (see
+        :meth:`clustering.store.Store.list_stories`).
+
+        Raises:
+            ValueError: ``since`` after ``until``. StoreError: ``source`` is not a stored source.
+        """
+        if since is not None and until is not None and since > until:
+            raise ValueError(f"empty window: since {since.isoformat()} is after until {until.isoformat()}")
+        if source is not None and not self.store.has_source(source):
+            raise StoreError(f"no article from source {source!r} is stored in {self.store.path}")
+        return self.store.list_stories(since=since, until=until, source=source, limit=limit,
+                                       min_size=min_size)
+
+    def timeline(self, story_id: str) -> dict[str, Any]:
+        """A story's articles in time order and its events. Raises StoreError when unknown."""
+        return self.store.story_timeline(story_id)

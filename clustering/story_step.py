@@ -13,6 +13,9 @@ Modes (the same :func:`~clustering.stories.scoring.story_score` in both):
 * **batch**: the time window around the new articles is re-clustered from scratch
   (agglomerative) and reconciled with the stored stories, so ids stay stable; merges and splits
   become events.
+
+Every read and write goes through :class:`~clustering.store.Store` methods; this module decides,
+the store keeps.
 """
 
 from __future__ import annotations
@@ -20,25 +23,30 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
+from clustering.config import EmbedParams, StoryParams
 from clustering.records import Article
 from clustering.store import Store, as_utc
-from clustering.stories import (ActiveStories, GuardFeatures, StoryParams, assign_online,
-                                cluster_batch, ctfidf_labels, guard_conflict, guard_features,
-                                reconcile, story_score)
+from clustering.stories import (
+    ActiveStories,
+    GuardFeatures,
+    assign_online,
+    cluster_batch,
+    ctfidf_labels,
+    guard_conflict,
+    guard_features,
+    reconcile,
+    story_score,
+)
 from clustering.stories.scoring import SECONDS_PER_DAY
 
-#: Other active stories used as the contrast set when labelling (c-TF-IDF needs "the rest").
-LABEL_CONTRAST = 200
-#: Articles embedded per call (progress granularity).
-EMBED_CHUNK = 64
+#: A decision for one unit: (story id, score or None, reason).
+Decided = dict[str, tuple[str, float | None, str]]
 
 
 def _epoch(dt: datetime | None) -> float:
@@ -49,8 +57,7 @@ class StoryIds:
     """Story ids ``S000001, S000002, ...`` continuing from the largest stored one."""
 
     def __init__(self, store: Store):
-        last = store.scalar("SELECT max(TRY_CAST(substr(story_id, 2) AS BIGINT)) FROM stories")
-        self.n = int(last or 0)
+        self.n = store.max_story_number()
 
     def __call__(self) -> str:
         self.n += 1
@@ -68,50 +75,60 @@ class Unit:
     published: datetime | None
     seq: int
 
+    @classmethod
+    def from_row(cls, r: tuple) -> Unit:
+        """From a :data:`clustering.store.stories.UnitRow`."""
+        return cls(r[0], r[1], r[2] or "", r[3] or "", as_utc(r[4]), r[5])
 
-@dataclass
+
 class StoryStep:
-    """The callable the pipeline runs inside the run's transaction (see ``make_story_step``).
+    """What a run does for stories, inside the run's transaction.
 
-    Attributes:
-        mode: "online" or "batch".
-        params: story clustering parameters.
-        model: sentence-transformers model name or folder (None: multilingual-e5-small).
-        lead_tokens: body lead token budget for embeddings.
-        embedder: built lazily on first use (so ``--help`` and dedup-only runs never load it).
+    Args:
+        params: story clustering settings (``params.mode``: "online" or "batch").
+        embed: embedding model settings.
+        embedder: an :class:`~clustering.embed.Embedder` to use; built lazily from ``embed`` on
+            first use otherwise (so dedup-only runs and ``--help`` never load the model).
+
+    Raises:
+        ValueError: ``params.mode`` is "none".
     """
 
-    mode: str = "online"
-    params: StoryParams = field(default_factory=StoryParams)
-    model: str | None = None
-    lead_tokens: int = 96
-    embedder: Any = None
+    def __init__(self, params: StoryParams, embed: EmbedParams, embedder: Any = None):
+        if params.mode not in ("online", "batch"):
+            raise ValueError(f"story mode must be online or batch, got {params.mode!r}")
+        self.params = params
+        self.embed = embed
+        self.embedder = embedder
+
+    @property
+    def mode(self) -> str:
+        """"online" or "batch"."""
+        return self.params.mode
 
     def _embedder(self):
         if self.embedder is None:
             from clustering.embed import Embedder
 
-            self.embedder = Embedder(self.model, lead_tokens=self.lead_tokens)
+            self.embedder = Embedder(self.embed.model, lead_tokens=self.embed.lead_tokens,
+                                     batch_size=self.embed.batch_size)
         return self.embedder
-
-    def as_dict(self) -> dict[str, Any]:
-        """The settings, for the run log."""
-        return {"mode": self.mode, "model": self.model or "multilingual-e5-small",
-                "lead_tokens": self.lead_tokens, **self.params.__dict__}
 
     # ---- the step ---------------------------------------------------------------------------
 
     def __call__(self, store: Store, run_id: int, new: list[Article], groups: dict[str, str],
                  progress) -> dict[str, Any]:
+        """Cluster the groups of ``new`` (article id -> group id in ``groups``); returns the
+        story part of the run summary."""
         now = datetime.now(timezone.utc)
         group_ids = sorted(set(groups.values()))
-        group_story = _stories_of_groups(store, group_ids)
-        units = _units_for(store, [g for g in group_ids if g not in group_story])
+        group_story = store.stories_of_groups(group_ids)
+        units = [Unit.from_row(r) for r in
+                 store.group_representatives([g for g in group_ids if g not in group_story])]
         emb = self._embeddings(store, run_id, units, progress)
         new_ids = StoryIds(store)
         events: list[tuple[str, str, str | None, datetime, str]] = []
-        decided: dict[str, tuple[str, float | None, str]] = {}   # unit article -> story, score, why
-        moved: dict[str, tuple[str, str]] = {}                    # unit article -> (old, new story)
+        moved: dict[str, tuple[str, str]] = {}
         times = [a.published for a in new if a.published]
         if self.mode == "online":
             decided = self._online(store, units, emb, new_ids)
@@ -121,8 +138,7 @@ class StoryStep:
             decided, moved, batch_events = self._batch(store, units, emb, new_ids, window,
                                                        max(times) if times else now)
             events.extend(batch_events)
-        return self._record(store, run_id, now, units, decided, moved, group_story, groups,
-                            events, times)
+        return self._record(store, run_id, now, units, decided, moved, group_story, events, times)
 
     def recluster(self, store: Store, run_id: int, since: datetime | None,
                   until: datetime | None) -> dict[str, Any]:
@@ -133,47 +149,44 @@ class StoryStep:
         now = datetime.now(timezone.utc)
         decided, moved, events = self._batch(store, [], np.zeros((0, 0), np.float32),
                                              StoryIds(store), (since, until), until or now)
-        return self._record(store, run_id, now, [], decided, moved, {}, {}, events, [])
+        return self._record(store, run_id, now, [], decided, moved, {}, events, [])
 
-    def _record(self, store, run_id, now, units, decided, moved, group_story, groups, events,
-                times) -> dict[str, Any]:
+    def _record(self, store: Store, run_id: int, now: datetime, units: list[Unit],
+                decided: Decided, moved: dict[str, tuple[str, str]], group_story: dict[str, str],
+                events: list, times: list[datetime]) -> dict[str, Any]:
         """Write memberships, stories and events of one decision round; the run summary."""
-        touched = _write_memberships(store, run_id, now, units, decided, moved, group_story, groups)
-        created = touched - set(_existing(store, touched))
+        touched = _write_memberships(store, run_id, now, units, decided, moved, group_story)
+        created = touched - set(store.existing_stories(touched))
         split = {e[0] for e in events if e[1] == "split_from"}
         events.extend(e for e in _growth_events(store, run_id, touched, created, now)
                       if not (e[1] == "created" and e[0] in split))
-        _refresh_stories(store, run_id, touched, created, self._embedder().model_id)
+        _refresh_stories(store, run_id, touched, self._embedder().model_id, self.params)
         quiet = _mark_quiet(store, run_id, times, self.params)
-        _insert_events(store, run_id, events + quiet)
-        return {"embedded": len(units), "joined existing": sum(1 for s, _, _ in decided.values()
-                                                               if s not in created),
+        store.insert_events(events + quiet, run_id)
+        return {"embedded": len(units),
+                "joined existing": sum(1 for s, _, _ in decided.values() if s not in created),
                 "new stories": len(created), "moved (batch)": len(moved),
-                "stories total": int(store.scalar("SELECT count(*) FROM stories WHERE status <> 'merged'"))}
+                "stories total": store.count_open_stories()}
 
     def _embeddings(self, store: Store, run_id: int, units: list[Unit], progress) -> np.ndarray:
         """Embeddings of the units: reused from the store when present, else computed and stored."""
         if not units:
             return np.zeros((0, 0), np.float32)
         embedder = self._embedder()
-        have = _load_embeddings(store, [u.article_id for u in units], embedder.model_id)
+        have = store.embeddings_of([u.article_id for u in units], embedder.model_id)
         todo = [u for u in units if u.article_id not in have]
         progress.stage(f"embedding {len(todo)} group representatives", total=len(todo))
-        for lo in range(0, len(todo), EMBED_CHUNK):
-            chunk = todo[lo:lo + EMBED_CHUNK]
+        step = self.embed.chunk
+        for lo in range(0, len(todo), step):
+            chunk = todo[lo:lo + step]
             vecs = embedder.encode_articles([u.title for u in chunk], [u.text for u in chunk])
             have.update(zip((u.article_id for u in chunk), vecs))
-            store.insert_arrow("embeddings", pa.table({
-                "article_id": [u.article_id for u in chunk],
-                "model_id": [embedder.model_id] * len(chunk),
-                "vector": pa.array([v.tolist() for v in vecs], pa.list_(pa.float32())),
-                "run_id": pa.array([run_id] * len(chunk), pa.int64()),
-            }))
+            store.insert_embeddings([u.article_id for u in chunk], embedder.model_id, vecs, run_id)
             progress.advance(len(chunk))
         return np.stack([have[u.article_id] for u in units]).astype(np.float32)
 
     def _online(self, store: Store, units: list[Unit], emb: np.ndarray, new_ids: StoryIds
-                ) -> dict[str, tuple[str, float | None, str]]:
+                ) -> Decided:
         if not units:
             return {}
         order = sorted(range(len(units)), key=lambda i: (_epoch(units[i].published)
@@ -191,7 +204,8 @@ class StoryStep:
         """Re-cluster the stored units of ``window`` (None bounds: open) plus the new ``units``
         from scratch and reconcile the clusters with the stored story ids."""
         lo, hi = window
-        old_units, old_emb, previous = _window_units(store, self._embedder().model_id, lo, hi)
+        rows, old_emb, previous = store.window_units(self._embedder().model_id, lo, hi)
+        old_units = [Unit.from_row(r) for r in rows]
         if not units and not old_units:
             return {}, {}, []
         all_units = old_units + units
@@ -199,9 +213,9 @@ class StoryStep:
         t = np.array([_epoch(u.published) for u in all_units])
         feats = [guard_features(u.title, u.text) for u in all_units]
         labels = cluster_batch(vecs, t, feats, self.params)
-        mapping, evs = reconcile(previous, {u.article_id: int(l) for u, l in zip(all_units, labels)},
+        mapping, evs = reconcile(previous, {u.article_id: int(lab) for u, lab in zip(all_units, labels)},
                                  new_ids)
-        decided: dict[str, tuple[str, float | None, str]] = {}
+        decided: Decided = {}
         moved: dict[str, tuple[str, str]] = {}
         for u, lab in zip(all_units, labels):
             sid = mapping[int(lab)]
@@ -216,70 +230,14 @@ class StoryStep:
         return decided, moved, events
 
 
-
-def make_story_step(mode: str = "online", model: str | None = None,
-                    params: StoryParams | None = None, lead_tokens: int = 96
-                    ) -> tuple[StoryStep, dict[str, Any]]:
-    """The story step for :func:`clustering.pipeline.run` and its settings for the run log.
-
-    Raises ValueError for an unknown mode.
-    """
-    if mode not in ("online", "batch"):
-        raise ValueError(f"story mode must be online or batch, got {mode!r}")
-    step = StoryStep(mode=mode, params=params or StoryParams(), model=model, lead_tokens=lead_tokens)
-    return step, step.as_dict()
-
-
-# ---- store access ---------------------------------------------------------------------------
-
-def _groups_table(store: Store, group_ids: Iterable[str]) -> str:
-    store.con.register("_groups", pa.table({"gid": pa.array(sorted(set(group_ids)), pa.string())}))
-    return "_groups"
-
-
-def _stories_of_groups(store: Store, group_ids: list[str]) -> dict[str, str]:
-    """group id -> story id, for groups that already have a member with an open membership."""
-    if not group_ids:
-        return {}
-    t = _groups_table(store, group_ids)
-    rows = store.con.execute(
-        "SELECT m.group_id, arg_min(sm.story_id, a.seq) FROM dup_members m "
-        "JOIN story_members sm ON sm.article_id = m.article_id AND sm.valid_to IS NULL "
-        f"JOIN articles a ON a.id = m.article_id WHERE m.group_id IN (SELECT gid FROM {t}) "
-        "GROUP BY m.group_id").fetchall()
-    return dict(rows)
-
-
-def _units_for(store: Store, group_ids: list[str]) -> list[Unit]:
-    """The representatives of groups that have no story yet."""
-    if not group_ids:
-        return []
-    t = _groups_table(store, group_ids)
-    rows = store.con.execute(
-        "SELECT a.id, g.group_id, a.title, a.text, a.published, a.seq FROM dup_groups g "
-        f"JOIN articles a ON a.id = g.representative_id WHERE g.group_id IN (SELECT gid FROM {t}) "
-        "ORDER BY a.seq").fetchall()
-    return [Unit(r[0], r[1], r[2] or "", r[3] or "", as_utc(r[4]), r[5]) for r in rows]
-
-
-def _load_embeddings(store: Store, ids: list[str], model_id: str) -> dict[str, np.ndarray]:
-    t = store._ids_table(ids)
-    rows = store.con.execute(
-        f"SELECT e.article_id, e.vector FROM embeddings e JOIN {t} ON e.article_id = {t}.id "
-        "WHERE e.model_id = ?", [model_id]).fetchall()
-    return {r[0]: np.asarray(r[1], dtype=np.float32) for r in rows}
-
-
 def _load_active(store: Store, params: StoryParams, times: np.ndarray, dim: int) -> ActiveStories:
     """Active stories that the new items may join: status active and, when the items have
     times, last seen within ``active_days`` before the earliest of them."""
-    sql = ("SELECT story_id, vector_sum, units, epoch(first_seen), epoch(last_seen), guard "
-           "FROM stories WHERE status = 'active'")
-    args: list[Any] = []
+    since = None
     if np.isfinite(times).any():
-        sql += " AND (last_seen IS NULL OR epoch(last_seen) >= ?)"
-        args.append(float(np.nanmin(times)) - params.active_days * SECONDS_PER_DAY)
-    rows = store.con.execute(sql + " ORDER BY story_id", args).fetchall()
+        since = datetime.fromtimestamp(float(np.nanmin(times)) - params.active_days * SECONDS_PER_DAY,
+                                       tz=timezone.utc)
+    rows = store.active_story_rows(since)
     if not rows:
         return ActiveStories(dim)
     return ActiveStories.from_arrays(
@@ -289,51 +247,23 @@ def _load_active(store: Store, params: StoryParams, times: np.ndarray, dim: int)
         [GuardFeatures.from_dict(json.loads(r[5])) if r[5] else None for r in rows])
 
 
-def _window_units(store: Store, model_id: str, lo: datetime | None, hi: datetime | None):
-    """Stored units (embedded articles with an open membership) in the window: units,
-    their embeddings (k, d) and unit id -> story id."""
-    sql = ("SELECT a.id, m.group_id, a.title, a.text, a.published, a.seq, e.vector, sm.story_id "
-           "FROM embeddings e JOIN articles a ON a.id = e.article_id "
-           "JOIN dup_members m ON m.article_id = a.id "
-           "JOIN story_members sm ON sm.article_id = a.id AND sm.valid_to IS NULL "
-           "WHERE e.model_id = ?")
-    args: list[Any] = [model_id]
-    if lo is not None:
-        sql += " AND (a.published IS NULL OR a.published >= ?)"
-        args.append(lo)
-    if hi is not None:
-        sql += " AND (a.published IS NULL OR a.published <= ?)"
-        args.append(hi)
-    rows = store.con.execute(sql + " ORDER BY a.seq", args).fetchall()
-    units = [Unit(r[0], r[1], r[2] or "", r[3] or "", as_utc(r[4]), r[5]) for r in rows]
-    vecs = np.array([r[6] for r in rows], dtype=np.float32) if rows else np.zeros((0, 0), np.float32)
-    return units, vecs, {r[0]: r[7] for r in rows}
-
-
 def _write_memberships(store: Store, run_id: int, now: datetime, units: list[Unit],
-                       decided: dict[str, tuple[str, float | None, str]],
-                       moved: dict[str, tuple[str, str]], group_story: dict[str, str],
-                       groups: dict[str, str]) -> set[str]:
+                       decided: Decided, moved: dict[str, tuple[str, str]],
+                       group_story: dict[str, str]) -> set[str]:
     """Open memberships for every member of the groups involved; close and reopen those of
     moved units' groups. Returns the story ids touched."""
-    unit_of_group = {u.group_id: u.article_id for u in units}
     rows: list[tuple[str, str, float | None, str]] = []
     touched: set[str] = set()
     # groups whose unit was decided now: all members without an open membership join
     target: dict[str, tuple[str, float | None, str, str]] = {}
-    for gid, unit in unit_of_group.items():
-        if unit in decided:
-            sid, score, why = decided[unit]
-            target[gid] = (sid, score, why, unit)
+    for u in units:
+        if u.article_id in decided:
+            sid, score, why = decided[u.article_id]
+            target[u.group_id] = (sid, score, why, u.article_id)
     for gid, sid in group_story.items():
         target.setdefault(gid, (sid, None, "", ""))
     if target:
-        t = _groups_table(store, target)
-        members = store.con.execute(
-            "SELECT m.group_id, m.article_id FROM dup_members m JOIN articles a ON a.id = m.article_id "
-            f"WHERE m.group_id IN (SELECT gid FROM {t}) AND NOT EXISTS (SELECT 1 FROM story_members sm "
-            "WHERE sm.article_id = m.article_id AND sm.valid_to IS NULL) ORDER BY a.seq").fetchall()
-        for gid, aid in members:
+        for gid, aid in store.members_without_story(target):
             sid, score, why, unit = target[gid]
             if aid == unit:
                 rows.append((aid, sid, score, why))
@@ -341,45 +271,15 @@ def _write_memberships(store: Store, run_id: int, now: datetime, units: list[Uni
                 rows.append((aid, sid, None, f"near-duplicate group {gid} is in story {sid}"))
             touched.add(sid)
     if moved:
-        moved_groups = {u.group_id: moved[u.article_id] for u in _units_by_id(store, moved)}
-        t = _groups_table(store, moved_groups)
-        members = store.con.execute(
-            "SELECT m.group_id, sm.article_id FROM story_members sm JOIN dup_members m "
-            f"ON m.article_id = sm.article_id WHERE sm.valid_to IS NULL AND m.group_id IN "
-            f"(SELECT gid FROM {t})").fetchall()
-        close = [aid for _, aid in members]
-        store.con.register("_close", pa.table({"id": pa.array(close, pa.string())}))
-        store.con.execute("UPDATE story_members SET valid_to = ?, closed_run = ? WHERE valid_to IS NULL "
-                          "AND article_id IN (SELECT id FROM _close)", [now, run_id])
+        moved_groups = {u[1]: moved[u[0]] for u in store.units_by_id(moved)}
+        members = store.open_members_of_groups(moved_groups)
+        store.close_memberships([aid for _, aid in members], now, run_id)
         for gid, aid in members:
             old, new = moved_groups[gid]
             rows.append((aid, new, None, f"batch re-cluster moved group {gid} from {old} to {new}"))
             touched.update((old, new))
-    if rows:
-        store.insert_arrow("story_members", pa.table({
-            "article_id": [r[0] for r in rows], "story_id": [r[1] for r in rows],
-            "valid_from": pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
-            "valid_to": pa.array([None] * len(rows), pa.timestamp("us", tz="UTC")),
-            "run_id": pa.array([run_id] * len(rows), pa.int64()),
-            "closed_run": pa.array([None] * len(rows), pa.int64()),
-            "score": pa.array([r[2] for r in rows], pa.float64()),
-            "reason": [r[3] for r in rows],
-        }))
+    store.open_memberships(rows, now, run_id)
     return touched
-
-
-def _units_by_id(store: Store, ids: Iterable[str]) -> list[Unit]:
-    t = store._ids_table(ids)
-    rows = store.con.execute(
-        "SELECT a.id, m.group_id, a.title, a.text, a.published, a.seq FROM articles a "
-        f"JOIN dup_members m ON m.article_id = a.id JOIN {t} ON a.id = {t}.id").fetchall()
-    return [Unit(r[0], r[1], r[2] or "", r[3] or "", as_utc(r[4]), r[5]) for r in rows]
-
-
-def _existing(store: Store, story_ids: Iterable[str]) -> list[str]:
-    t = store._ids_table(story_ids)
-    return [r[0] for r in store.con.execute(
-        f"SELECT story_id FROM stories JOIN {t} ON story_id = {t}.id").fetchall()]
 
 
 def _growth_events(store: Store, run_id: int, touched: set[str], created: set[str],
@@ -387,14 +287,8 @@ def _growth_events(store: Store, run_id: int, touched: set[str], created: set[st
     """"created" for new stories, "grew" for stored stories that got articles in this run."""
     if not touched:
         return []
-    t = store._ids_table(touched)
-    rows = store.con.execute(
-        "SELECT sm.story_id, count(*), min(a.published), max(a.published) FROM story_members sm "
-        f"JOIN articles a ON a.id = sm.article_id JOIN {t} ON sm.story_id = {t}.id "
-        "WHERE sm.run_id = ? AND sm.valid_to IS NULL GROUP BY sm.story_id ORDER BY sm.story_id",
-        [run_id]).fetchall()
     out = []
-    for sid, n, first, last in rows:
+    for sid, n, first, last in store.run_growth(run_id, touched):
         if sid in created:
             out.append((sid, "created", None, as_utc(first) or now, f"new story with {n} article(s)"))
         else:
@@ -402,49 +296,23 @@ def _growth_events(store: Store, run_id: int, touched: set[str], created: set[st
     return out
 
 
-def _insert_events(store: Store, run_id: int, events: Sequence[tuple]) -> None:
-    if not events:
-        return
-    store.insert_arrow("story_events", pa.table({
-        "story_id": [e[0] for e in events], "kind": [e[1] for e in events],
-        "other_story_id": pa.array([e[2] for e in events], pa.string()),
-        "event_time": pa.array([e[3] for e in events], pa.timestamp("us", tz="UTC")),
-        "run_id": pa.array([run_id] * len(events), pa.int64()),
-        "detail": [e[4] for e in events],
-    }))
-
-
-def _refresh_stories(store: Store, run_id: int, touched: set[str], created: set[str],
-                     model_id: str) -> None:
+def _refresh_stories(store: Store, run_id: int, touched: set[str], model_id: str,
+                     params: StoryParams) -> None:
     """Recompute the rows of the touched stories from their open memberships: times, sizes,
-    centroid sums over embedded units, guard features of the first unit, label, representative."""
+    centroid sums over embedded units, guard features of the first unit, label, representative
+    (the member of the largest near-duplicate group; ties: earliest published, then ingest)."""
     if not touched:
         return
-    t = store._ids_table(touched)
-    old = {r[0]: r[1] for r in store.con.execute(
-        f"SELECT story_id, created_run FROM stories JOIN {t} ON story_id = {t}.id").fetchall()}
-    members = store.con.execute(
-        "SELECT sm.story_id, a.id, a.title, a.text, a.published, a.seq, g.size, e.vector "
-        "FROM story_members sm JOIN articles a ON a.id = sm.article_id "
-        "JOIN dup_members m ON m.article_id = a.id JOIN dup_groups g ON g.group_id = m.group_id "
-        "LEFT JOIN embeddings e ON e.article_id = a.id AND e.model_id = ? "
-        f"WHERE sm.valid_to IS NULL AND sm.story_id IN (SELECT id FROM {t}) ORDER BY a.seq",
-        [model_id]).fetchall()
+    old = store.story_created_runs(touched)
     by_story: dict[str, list] = defaultdict(list)
-    for r in members:
+    for r in store.story_member_rows(touched, model_id):
         by_story[r[0]].append(r)
-    contrast = store.con.execute(
-        "SELECT sm.story_id, a.title FROM story_members sm JOIN articles a ON a.id = sm.article_id "
-        "WHERE sm.valid_to IS NULL AND sm.story_id IN (SELECT story_id FROM stories "
-        f"WHERE status = 'active' AND story_id NOT IN (SELECT id FROM {t}) "
-        "ORDER BY last_seen DESC NULLS LAST LIMIT ?)", [LABEL_CONTRAST]).fetchall()
     texts: dict[str, list[str]] = defaultdict(list)
     for sid, rows in by_story.items():
         texts[sid] = [r[2] or (r[3] or "")[:300] for r in rows]
-    for sid, title in contrast:
-        texts[sid].append(title or "")
-    labels = ctfidf_labels(texts, top_k=5)
-    store.con.execute(f"DELETE FROM stories WHERE story_id IN (SELECT id FROM {t})")
+    for sid, title in store.contrast_titles(touched, params.label_contrast):
+        texts[sid].append(title)
+    labels = ctfidf_labels(texts, top_k=params.label_terms)
     out = []
     for sid in sorted(touched):
         rows = by_story.get(sid, [])
@@ -466,13 +334,7 @@ def _refresh_stories(store: Store, run_id: int, touched: set[str], created: set[
             "status": "active" if rows else "merged",
             "created_run": old.get(sid, run_id), "updated_run": run_id,
         })
-    store.insert_arrow("stories", pa.Table.from_pylist(out, schema=pa.schema([
-        ("story_id", pa.string()), ("first_seen", pa.timestamp("us", tz="UTC")),
-        ("last_seen", pa.timestamp("us", tz="UTC")), ("size", pa.int64()), ("units", pa.int64()),
-        ("vector_sum", pa.list_(pa.float32())), ("model_id", pa.string()), ("guard", pa.string()),
-        ("label", pa.string()), ("label_terms", pa.list_(pa.string())),
-        ("representative_id", pa.string()), ("status", pa.string()), ("created_run", pa.int64()),
-        ("updated_run", pa.int64())])))
+    store.replace_stories(touched, out)
 
 
 def _mark_quiet(store: Store, run_id: int, times: list[datetime], params: StoryParams
@@ -482,50 +344,29 @@ def _mark_quiet(store: Store, run_id: int, times: list[datetime], params: StoryP
     "went_quiet" event)."""
     if not times:
         return []
-    newest = max(times)
-    cutoff = newest - timedelta(days=params.active_days)
-    rows = store.con.execute(
-        "SELECT story_id, last_seen FROM stories WHERE status = 'active' AND last_seen < ? "
-        "ORDER BY story_id", [cutoff]).fetchall()
+    cutoff = max(times) - timedelta(days=params.active_days)
+    rows = store.stories_last_seen_before(cutoff)
     if not rows:
         return []
-    t = store._ids_table([r[0] for r in rows])
-    store.con.execute(f"UPDATE stories SET status = 'quiet', updated_run = ? "
-                      f"WHERE story_id IN (SELECT id FROM {t})", [run_id])
+    store.mark_quiet([r[0] for r in rows], run_id)
     return [(sid, "went_quiet", None, as_utc(last) + timedelta(days=params.active_days),
              f"no new article for {params.active_days:g} days") for sid, last in rows]
 
 
 # ---- explain --------------------------------------------------------------------------------
 
-def explain_story(store: Store, id_a: str, id_b: str) -> dict[str, Any] | None:
+def explain_story(store: Store, id_a: str, id_b: str, params: StoryParams) -> dict[str, Any] | None:
     """Why two stored articles are or are not in one story: their open memberships and the
     reasons recorded, and the similarity, time gap, decayed score and guard verdict of their
-    groups' embedded representatives. None when no stories were clustered."""
-    if not store.scalar("SELECT count(*) FROM story_members"):
+    groups' embedded representatives (scored with ``params``, the settings of the last run).
+    None when no stories were clustered."""
+    if not store.has_story_members():
         return None
-    info = {}
-    for aid in (id_a, id_b):
-        rows = store.con.execute(
-            "SELECT sm.story_id, sm.reason, m.group_id, g.representative_id FROM dup_members m "
-            "JOIN dup_groups g ON g.group_id = m.group_id LEFT JOIN story_members sm ON "
-            "sm.article_id = m.article_id AND sm.valid_to IS NULL WHERE m.article_id = ?",
-            [aid]).fetchall()
-        info[aid] = rows[0] if rows else (None, None, None, None)
-    (sa, ra, _, _), (sb, rb, _, _) = info[id_a], info[id_b]
+    (sa, ra, _, _), (sb, rb, _, _) = [store.story_facts(a) or (None, None, None, None)
+                                      for a in (id_a, id_b)]
     out: dict[str, Any] = {"story_a": sa, "story_b": sb, "same_story": sa is not None and sa == sb,
                            "reason_a": ra, "reason_b": rb}
-    params = _params_of_last_run(store)
-    units = {}
-    for aid in (id_a, id_b):
-        unit = store.con.execute(
-            "SELECT e.article_id, e.vector, a.title, a.text, a.published FROM story_members sm "
-            "JOIN dup_members m ON m.article_id = sm.article_id "
-            "JOIN dup_members m2 ON m2.group_id = m.group_id "
-            "JOIN embeddings e ON e.article_id = m2.article_id "
-            "JOIN articles a ON a.id = e.article_id WHERE sm.article_id = ? LIMIT 1", [aid]).fetchall()
-        units[aid] = unit[0] if unit else None
-    ua, ub = units[id_a], units[id_b]
+    ua, ub = store.embedded_unit_of(id_a), store.embedded_unit_of(id_b)
     if ua and ub:
         cos = float(np.dot(np.asarray(ua[1]), np.asarray(ub[1])))
         gap = (abs(_epoch(as_utc(ua[4])) - _epoch(as_utc(ub[4]))) if ua[4] and ub[4] else math.nan)
@@ -542,10 +383,3 @@ def explain_story(store: Store, id_a: str, id_b: str) -> dict[str, Any] | None:
                         f"threshold {params.threshold} (pairwise; stories compare with centroids)"),
         })
     return out
-
-
-def _params_of_last_run(store: Store) -> StoryParams:
-    raw = store.scalar("SELECT params FROM runs ORDER BY run_id DESC LIMIT 1")
-    d = (json.loads(raw) if raw else {}).get("stories", {})
-    fields = {k: d[k] for k in StoryParams.__dataclass_fields__ if k in d}
-    return StoryParams(**fields)

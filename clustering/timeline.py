@@ -1,73 +1,12 @@
-"""Story listings and timelines read from the store, rendered as text, JSON or a self-contained
-HTML page (the time axis is drawn by matplotlib as inline SVG)."""
+"""Story timelines (as read by :meth:`clustering.store.Store.story_timeline`) rendered as text,
+JSON or a self-contained HTML page (the time axis is drawn by matplotlib as inline SVG)."""
 
 from __future__ import annotations
 
 import html
 import io
 import json
-from datetime import datetime
 from typing import Any
-
-from clustering.store import Store, StoreError
-
-
-def list_stories(store: Store, *, since: datetime | None = None, until: datetime | None = None,
-                 source: str | None = None, limit: int = 50, min_size: int = 1) -> list[dict[str, Any]]:
-    """Stories overlapping [since, until] (by first/last seen), optionally only those with an
-    article from ``source``; largest first. Each: id, size, units, first/last seen, label
-    terms, representative headline, sources (article counts), status."""
-    where = ["s.size >= ?", "s.status <> 'merged'"]
-    args: list[Any] = [min_size]
-    if since is not None:
-        where.append("(s.last_seen IS NULL OR s.last_seen >= ?)")
-        args.append(since)
-    if until is not None:
-        where.append("(s.first_seen IS NULL OR s.first_seen <= ?)")
-        args.append(until)
-    if source is not None:
-        where.append("EXISTS (SELECT 1 FROM story_members sm JOIN articles a ON a.id = sm.article_id "
-                     "WHERE sm.story_id = s.story_id AND sm.valid_to IS NULL AND a.source = ?)")
-        args.append(source)
-    rows = store.con.execute(
-        "SELECT s.story_id, s.size, s.units, s.first_seen, s.last_seen, s.label_terms, s.label, "
-        "s.status, (SELECT list(struct_pack(source := src, n := n) ORDER BY n DESC, src) FROM "
-        "(SELECT coalesce(a.source, '?') src, count(*) n FROM story_members sm JOIN articles a "
-        "ON a.id = sm.article_id WHERE sm.story_id = s.story_id AND sm.valid_to IS NULL GROUP BY 1)) "
-        f"FROM stories s WHERE {' AND '.join(where)} ORDER BY s.size DESC, s.story_id LIMIT ?",
-        args + [limit]).fetchall()
-    return [{"story_id": r[0], "size": r[1], "units": r[2], "first_seen": r[3], "last_seen": r[4],
-             "label_terms": r[5] or [], "headline": r[6], "status": r[7],
-             "sources": {d["source"]: d["n"] for d in (r[8] or [])}} for r in rows]
-
-
-def story_timeline(store: Store, story_id: str) -> dict[str, Any]:
-    """One story: its row, its current articles in time order (source, near-duplicate count,
-    how it joined) and its events. Raises StoreError for an unknown story id."""
-    rows = store.con.execute(
-        "SELECT story_id, size, units, first_seen, last_seen, label_terms, label, status, "
-        "representative_id FROM stories WHERE story_id = ?", [story_id]).fetchall()
-    if not rows:
-        raise StoreError(f"story {story_id!r} is not in {store.path}")
-    r = rows[0]
-    story = {"story_id": r[0], "size": r[1], "units": r[2], "first_seen": r[3], "last_seen": r[4],
-             "label_terms": r[5] or [], "headline": r[6], "status": r[7], "representative_id": r[8]}
-    arts = store.con.execute(
-        "SELECT a.id, a.published, a.source, coalesce(nullif(a.title, ''), left(a.text, 100)), a.url, m.group_id, g.size - 1, "
-        "m.group_id = a.id OR g.representative_id = a.id, sm.valid_from, sm.reason "
-        "FROM story_members sm JOIN articles a ON a.id = sm.article_id "
-        "JOIN dup_members m ON m.article_id = a.id JOIN dup_groups g ON g.group_id = m.group_id "
-        "WHERE sm.story_id = ? AND sm.valid_to IS NULL ORDER BY a.published NULLS LAST, a.seq",
-        [story_id]).fetchall()
-    story["articles"] = [{"id": a[0], "published": a[1], "source": a[2], "title": a[3], "url": a[4],
-                          "dup_group": a[5], "near_duplicates": a[6], "representative": bool(a[7]),
-                          "member_since": a[8], "reason": a[9]} for a in arts]
-    story["events"] = [{"kind": e[0], "other_story_id": e[1], "time": e[2], "run_id": e[3],
-                        "detail": e[4]} for e in store.con.execute(
-        "SELECT kind, other_story_id, event_time, run_id, detail FROM story_events "
-        "WHERE story_id = ? OR other_story_id = ? ORDER BY event_time, run_id", [story_id, story_id]
-    ).fetchall()]
-    return story
 
 
 def collapsed(t: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:

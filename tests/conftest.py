@@ -19,11 +19,31 @@ EGY_DAY = DATA / "egynews" / "egynews2013_2013-02-01.jsonl.gz"
 
 
 def shared(path: str) -> Path:
-    """A file under ../shared/data, or skip the test when the shared data is not mounted."""
+    """A file under ../shared/data. In CI (``CI`` set) a missing file fails the test loudly;
+    elsewhere (a user's checkout without the shared folder) the test is skipped with the path."""
     p = SHARED / path
     if not p.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared data missing in CI: {p}")
         pytest.skip(f"shared data not available: {p}")
     return p
+
+
+def scalar(store, sql: str, params: list | None = None):
+    """The first value of a query on a store (tests read tables directly)."""
+    rows = store.con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
+
+
+def ingest(store, paths, *, story=None, config=None, **kwargs):
+    """Ingest ``paths`` into an open store through :class:`clustering.NewsClusterer`: dedup
+    only, or with ``story`` (a story hook such as :class:`clustering.story_step.StoryStep`)."""
+    from clustering import Config, NewsClusterer
+
+    nc = NewsClusterer(store, config or Config().replace(stories={"mode": "none"}))
+    if story is not None:
+        nc.story_step = story
+    return nc.ingest(paths, **kwargs)
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ import pytest
 
 from clustering.io.errors import InputError
 from clustering.io.readers import read_articles
-from clustering.pipeline import run
 from clustering.store import Store, StoreError
 
-from .conftest import EGY_DAY
+from .conftest import EGY_DAY, ingest, scalar
 
 GOOD = [
     {"id": "a1", "title": "وزير العدل: تعيين النائب العام قانوني", "body": "نص الخبر الأول عن النائب العام والقضاء في مصر اليوم"},
@@ -108,7 +107,7 @@ def test_bidi_marks_and_mixed_scripts_do_not_hide_repeats(write_jsonl):
     marked = "\u200f" + t.replace(" ", " \u200e", 3) + "\u202c"
     p = write_jsonl([{"id": "clean", "title": t}, {"id": "marked", "title": marked}])
     with Store(":memory:") as store:
-        s = run([p], store)
+        s = ingest(store, [p])
         g = dict(store.con.execute("SELECT article_id, group_id FROM dup_members").fetchall())
     assert s.exact_repeats == 1 and g["clean"] == g["marked"]
 
@@ -116,18 +115,18 @@ def test_bidi_marks_and_mixed_scripts_do_not_hide_repeats(write_jsonl):
 def test_id_reused_with_other_text_is_skipped_on_a_later_run(write_jsonl, tmp_path):
     db = tmp_path / "db.duckdb"
     with Store(db) as store:
-        run([write_jsonl(GOOD, "a.jsonl")], store)
+        ingest(store, [write_jsonl(GOOD, "a.jsonl")])
         changed = [dict(GOOD[0], body="نص مختلف تماما"), GOOD[1]]
-        s = run([write_jsonl(changed, "b.jsonl")], store)
+        s = ingest(store, [write_jsonl(changed, "b.jsonl")])
         assert s.skipped == {"id already stored with different text": 1}
         assert s.already_stored == 1 and s.new_articles == 0
-        assert store.scalar("SELECT text FROM articles WHERE id = 'a1'") == GOOD[0]["body"]
+        assert scalar(store, "SELECT text FROM articles WHERE id = 'a1'") == GOOD[0]["body"]
 
 
 def test_failed_run_leaves_database_as_it_was(write_jsonl, tmp_path):
     db = tmp_path / "db.duckdb"
     with Store(db) as store:
-        run([write_jsonl(GOOD, "a.jsonl")], store)
+        ingest(store, [write_jsonl(GOOD, "a.jsonl")])
         before = store.counts()
 
         def exploding_story_step(*args):
@@ -135,10 +134,10 @@ def test_failed_run_leaves_database_as_it_was(write_jsonl, tmp_path):
 
         more = [{"id": f"n{i}", "title": f"خبر جديد رقم {i}", "body": "نص " * 50} for i in range(50)]
         with pytest.raises(RuntimeError):
-            run([write_jsonl(more, "b.jsonl")], store, story_step=exploding_story_step)
+            ingest(store, [write_jsonl(more, "b.jsonl")], story=exploding_story_step)
         assert store.counts() == before
         # and the database is still usable afterwards
-        s = run([write_jsonl(more, "b.jsonl")], store)
+        s = ingest(store, [write_jsonl(more, "b.jsonl")])
         assert s.new_articles == 50
 
 
@@ -194,7 +193,8 @@ def test_text_without_letters_or_digits_is_a_counted_skip(write_jsonl):
 
 
 def test_short_windows_1256_headline_files_decode_as_arabic(tmp_path):
-    heads = [json.loads(line)["title"] for line in gzip.open(EGY_DAY, "rt", encoding="utf-8")][:10]
+    with gzip.open(EGY_DAY, "rt", encoding="utf-8") as fh:
+        heads = [json.loads(line)["title"] for line in fh][:10]
     heads = [h for h in heads if h][:5]
     p = tmp_path / "heads.csv"
     p.write_bytes(("id,title\n" + "".join(f'h{i},"{h}"\n' for i, h in enumerate(heads)))

@@ -13,10 +13,9 @@ from clustering.dedup.lsh import bands_rows, candidate_probability
 from clustering.dedup.minhash import fold32, signatures
 from clustering.dedup.shingles import ShingleParams, jaccard, shingle_batch, token_hashes
 from clustering.normalise import normalise, tokens
-from clustering.pipeline import run
 from clustering.store import Store
 
-from .conftest import EGY_DAY, SEED_PAGE
+from .conftest import EGY_DAY, SEED_PAGE, ingest, scalar
 
 
 def groups_by_id(store: Store) -> dict[str, str]:
@@ -81,7 +80,7 @@ def test_union_find_joins_transitively():
 def seed_groups():
     """Group of every item of the seed page, ids shortened to P, P#readalso-1, P#related-k."""
     with Store(":memory:") as store:
-        run([SEED_PAGE], store)
+        ingest(store, [SEED_PAGE])
         rows = store.con.execute("SELECT a.id, a.title, m.group_id FROM articles a "
                                  "JOIN dup_members m ON m.article_id = a.id").fetchall()
     short = lambda s: s.replace(SEED_PAGE.stem, "P")
@@ -118,7 +117,7 @@ def test_teaser_prefix_and_suffix_repeats_join(write_jsonl):
         {"id": "other", "title": "زعيم كوريا الشمالية يوجه بسرعة التسليح النووي لقواته البحرية"},
     ])
     with Store(":memory:") as store:
-        run([p], store)
+        ingest(store, [p])
         g = groups_by_id(store)
     assert g["clean"] == g["prefixed"] == g["urgent"] == g["suffixed"]
     assert g["english"] == g["english-plain"]
@@ -131,7 +130,7 @@ def test_teaser_prefix_and_suffix_repeats_join(write_jsonl):
 def egy_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("egy") / "egy.duckdb"
     with Store(path) as store:
-        summary = run([EGY_DAY], store)
+        summary = ingest(store, [EGY_DAY])
     return path, summary
 
 
@@ -181,7 +180,7 @@ def test_egynews_summary_counts_real_syndication(egy_store):
     assert s.exact_repeats > 300 and s.near_duplicates > 200
     # wire copies cross outlets: the largest group spans several sources
     with Store(egy_store[0], read_only=True) as store:
-        n_sources = store.scalar(
+        n_sources = scalar(store,
             "SELECT max(c) FROM (SELECT count(DISTINCT a.source) c FROM dup_members m "
             "JOIN articles a ON a.id = m.article_id GROUP BY m.group_id)")
     assert n_sources >= 4
@@ -193,7 +192,7 @@ def test_egynews_rerun_is_a_no_op(egy_store, tmp_path):
         before = store.counts()
         tables = {t: store.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
                   for t in ("articles", "dup_members", "dup_groups", "signatures")}
-        s = run([EGY_DAY], store)
+        s = ingest(store, [EGY_DAY])
         after = store.counts()
         assert s.new_articles == 0 and s.already_stored == 3080
         assert {k: v for k, v in after.items() if k != "runs"} == \
@@ -209,11 +208,11 @@ def test_incremental_run_matches_one_shot_run(tmp_path, egy_day_articles, write_
     whole = write_jsonl(recs, "whole.jsonl")
     first, second = write_jsonl(recs[:600], "a.jsonl"), write_jsonl(recs[600:], "b.jsonl")
     with Store(":memory:") as s1:
-        run([whole], s1)
+        ingest(s1, [whole])
         g1 = groups_by_id(s1)
     with Store(tmp_path / "inc.duckdb") as s2:
-        run([first], s2)
-        run([second], s2)
+        ingest(s2, [first])
+        ingest(s2, [second])
         g2 = groups_by_id(s2)
     assert g1 == g2
 
@@ -229,7 +228,7 @@ def test_headline_with_a_replaced_word_is_not_a_repeat(write_jsonl):
     p = write_jsonl([{"id": "a", "title": a}, {"id": "b", "title": b}, {"id": "c", "title": c},
                      {"id": "d", "title": d}, {"id": "a2", "title": a + " .. والملك يستقبله"}])
     with Store(":memory:") as store:
-        run([p], store)
+        ingest(store, [p])
         g = groups_by_id(store)
     assert g["a"] != g["b"] and g["c"] != g["d"]
     assert g["a"] == g["a2"]          # an appended clause is still a repeat

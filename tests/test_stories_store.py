@@ -9,19 +9,25 @@ from collections import defaultdict
 
 import pytest
 
-from clustering.pipeline import run
+from clustering.config import EmbedParams, StoryParams
+from clustering.pipeline import NewsClusterer
 from clustering.store import Store
-from clustering.story_step import make_story_step
+from clustering.story_step import StoryStep
 
-from .conftest import SEED_PAGE, shared
+from .conftest import SEED_PAGE, ingest, scalar, shared
+
+pytestmark = pytest.mark.slow  # the embedding model on real data
 
 PER_DAY = 120
 
 
+def make_story_step(mode: str) -> StoryStep:
+    return StoryStep(StoryParams(mode=mode), EmbedParams())
+
+
 @pytest.fixture(scope="module")
 def step():
-    s, _ = make_story_step("online")
-    return s
+    return make_story_step("online")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +60,7 @@ def open_stories(store: Store) -> dict[str, str]:
 def assert_history_consistent(store: Store) -> None:
     """Every article has exactly one open membership; every closed membership has a successor
     (a later row for the same article) or an event on its story in the run that closed it."""
-    n_articles = store.scalar("SELECT count(*) FROM articles")
+    n_articles = scalar(store, "SELECT count(*) FROM articles")
     rows = store.con.execute("SELECT article_id, count(*) FROM story_members WHERE valid_to IS NULL "
                              "GROUP BY 1").fetchall()
     assert len(rows) == n_articles and all(c == 1 for _, c in rows)
@@ -70,13 +76,13 @@ def assert_history_consistent(store: Store) -> None:
         "WHERE valid_to IS NULL GROUP BY 1) m USING (story_id) WHERE s.size <> coalesce(m.n, 0)"
     ).fetchall()
     assert not bad
-    assert store.scalar("SELECT count(*) FROM stories s WHERE NOT EXISTS (SELECT 1 FROM story_events e "
+    assert scalar(store, "SELECT count(*) FROM stories s WHERE NOT EXISTS (SELECT 1 FROM story_events e "
                         "WHERE e.story_id = s.story_id AND e.kind IN ('created', 'split_from'))") == 0
 
 
 def seed_stories(step) -> dict[str, str]:
     with Store(":memory:") as store:
-        run([SEED_PAGE], store, story_step=step)
+        ingest(store, [SEED_PAGE], story=step)
         return {k.replace(SEED_PAGE.stem, "P"): v for k, v in open_stories(store).items()}
 
 
@@ -88,7 +94,7 @@ NAVAL = ["P#related-1", "P#related-2"]
 
 @pytest.mark.parametrize("mode", ["online", "batch"])
 def test_seed_page_troops_and_naval_stories(step, mode):
-    s, _ = make_story_step(mode)
+    s = make_story_step(mode)
     s.embedder = step.embedder
     st = seed_stories(s)
     assert len({st[k] for k in KURSK}) == 1
@@ -102,7 +108,7 @@ def test_seed_page_troops_and_naval_stories(step, mode):
     "the Kursk headlines among themselves (0.855-0.97), so no threshold separates it; see the "
     "closing note of issue 3 and the Reading in benchmarks/RESULTS.md"))
 def test_seed_page_article_is_its_own_story(step):
-    s, _ = make_story_step("batch")
+    s = make_story_step("batch")
     s.embedder = step.embedder
     st = seed_stories(s)
     assert st["P"] not in {st[k] for k in KURSK + NAVAL}
@@ -113,60 +119,58 @@ def test_online_day_by_day_keeps_story_ids_and_a_consistent_history(step, days, 
     seen: dict[str, str] = {}
     with Store(db) as store:
         for path in days:
-            s = run([path], store, story_step=step)
+            s = ingest(store, [path], story=step)
             assert s.stories["embedded"] <= s.new_articles   # near-duplicates cost no embedding
             now = open_stories(store)
             assert {a: now[a] for a in seen} == seen           # earlier articles kept their ids
             seen = now
             assert_history_consistent(store)
         before = store.counts()
-        s = run([days[0]], store, story_step=step)             # re-run: a no-op
+        s = ingest(store, [days[0]], story=step)             # re-run: a no-op
         assert s.new_articles == 0
         after = store.counts()
         assert {k: v for k, v in after.items() if k != "runs"} == \
                {k: v for k, v in before.items() if k != "runs"}
-        embedded = store.scalar("SELECT count(*) FROM embeddings")
-        assert embedded == store.scalar("SELECT count(*) FROM dup_groups")
-        assert embedded < store.scalar("SELECT count(*) FROM articles")
+        embedded = scalar(store, "SELECT count(*) FROM embeddings")
+        assert embedded == scalar(store, "SELECT count(*) FROM dup_groups")
+        assert embedded < scalar(store, "SELECT count(*) FROM articles")
         kinds = dict(store.con.execute("SELECT kind, count(*) FROM story_events GROUP BY 1").fetchall())
-        assert kinds.get("created", 0) == store.scalar("SELECT count(*) FROM stories")
+        assert kinds.get("created", 0) == scalar(store, "SELECT count(*) FROM stories")
         assert kinds.get("grew", 0) > 0
 
 
 def test_batch_recluster_reconciles_ids_and_records_moves(step, days, tmp_path):
-    batch, _ = make_story_step("batch")
+    batch = make_story_step("batch")
     batch.embedder = step.embedder        # share the loaded model
     with Store(tmp_path / "b.duckdb") as store:
-        run([days[0]], store, story_step=step)
+        ingest(store, [days[0]], story=step)
         first = open_stories(store)
-        run([days[1]], store, story_step=batch)
+        ingest(store, [days[1]], story=batch)
         assert_history_consistent(store)
         now = open_stories(store)
         kept = sum(now[a] == first[a] for a in first)
         assert kept / len(first) > 0.5                         # most stories keep their ids
-        moved = store.scalar("SELECT count(*) FROM story_members WHERE valid_to IS NOT NULL")
+        moved = scalar(store, "SELECT count(*) FROM story_members WHERE valid_to IS NOT NULL")
         if moved:
             kinds = {r[0] for r in store.con.execute("SELECT kind FROM story_events").fetchall()}
             assert kinds & {"merged_into", "split_from", "grew"}
         # re-clustering the whole window from scratch: consistent, and a second time a no-op
-        from clustering.pipeline import recluster
-
-        recluster(store, batch)
+        nc = NewsClusterer(store, embedder=step.embedder)
+        nc.recluster()
         assert_history_consistent(store)
         settled = open_stories(store)
-        s = recluster(store, batch)
+        s = nc.recluster()
         assert s["moved (batch)"] == 0 and open_stories(store) == settled
 
 
 def test_stories_listing_and_timeline_renderings(step):
-    from clustering.timeline import (collapsed, list_stories, render_html, render_json,
-                                     render_text, story_timeline)
+    from clustering.timeline import collapsed, render_html, render_json, render_text
 
     with Store(":memory:") as store:
-        run([SEED_PAGE], store, story_step=step)
-        stories = list_stories(store, min_size=2)
+        ingest(store, [SEED_PAGE], story=step)
+        stories = store.list_stories(min_size=2)
         assert [s["size"] for s in stories] == sorted((s["size"] for s in stories), reverse=True)
-        biggest = story_timeline(store, stories[0]["story_id"])
+        biggest = store.story_timeline(stories[0]["story_id"])
         assert len(biggest["articles"]) == stories[0]["size"]
         assert biggest["label_terms"] and biggest["events"][0]["kind"] == "created"
         lines = collapsed(biggest)

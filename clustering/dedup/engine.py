@@ -18,51 +18,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
 
-from clustering.dedup.headlines import headline_substitution
-from clustering.dedup.lsh import CandidateIndex, bands_rows
+from clustering.config import DedupParams, ShingleParams
+from clustering.dedup.lsh import CandidateIndex
 from clustering.dedup.minhash import signatures
-from clustering.dedup.shingles import ShingleParams, jaccard, shingle_batch
+from clustering.dedup.rules import RepCandidate, Shingled, choose_representative, decide
+from clustering.dedup.shingles import shingle_batch
 from clustering.normalise import normalise, tokens
 from clustering.records import Article
-
-
-@dataclass(frozen=True)
-class DedupParams:
-    """Near-duplicate detection settings (defaults chosen on the shared data; see
-    ``benchmarks/RESULTS.md``).
-
-    Attributes:
-        threshold: Jaccard threshold for word-shingled texts (bodies).
-        char_threshold: Jaccard threshold for character-shingled short texts (headlines).
-        num_perm: MinHash signature length.
-        seed: MinHash permutation seed.
-        shingles: shingle sizes and the short-text cut-off.
-    """
-
-    threshold: float = 0.5
-    char_threshold: float = 0.6
-    num_perm: int = 128
-    seed: int = 1
-    shingles: ShingleParams = field(default_factory=ShingleParams)
-
-    def threshold_for(self, kind: str) -> float:
-        """The Jaccard threshold of a shingle kind ("word" or "char")."""
-        return self.char_threshold if kind == "char" else self.threshold
-
-    def as_dict(self) -> dict:
-        """Flat dict for the run log, with the LSH bands/rows each threshold gives."""
-        wb, wr = bands_rows(self.threshold, self.num_perm)
-        cb, cr = bands_rows(self.char_threshold, self.num_perm)
-        return {
-            "threshold": self.threshold, "char_threshold": self.char_threshold,
-            "num_perm": self.num_perm, "seed": self.seed, "word_k": self.shingles.word_k,
-            "char_k": self.shingles.char_k, "short_tokens": self.shingles.short_tokens,
-            "lsh_word_bands_rows": [wb, wr], "lsh_char_bands_rows": [cb, cr],
-        }
 
 
 @dataclass
@@ -181,10 +146,6 @@ class EdgeReport:
     fingerprinted: list[int] = field(default_factory=list)  # batch indices that got an LSH entry
 
 
-#: What verification needs of an item: its shingle set, and its tokens when it is headline-length.
-Shingled = tuple[np.ndarray, tuple[str, ...]]
-
-
 def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
                index: CandidateIndex, stored_hashes: Mapping[str, str],
                stored_shingles: Callable[[list[str]], dict[str, Shingled]],
@@ -234,12 +195,16 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
         loaded = stored_shingles(missing) if missing else {}
         for c in keep:
             other = local.get(c) or loaded.get(c)
-            sim = jaccard(own[0], other[0]) if other is not None else 0.0
-            if sim < threshold or (own[1] and other[1] and headline_substitution(own[1], other[1])):
+            via_title = c.startswith(TITLE_KEY)
+            if other is None:
                 report.rejected += 1
                 continue
-            target = c[len(TITLE_KEY):] if c.startswith(TITLE_KEY) else c
-            report.edges.append(Edge(art_id, target, sim, "jaccard" if target == c else "headline"))
+            d = decide(own, other, threshold, via_title=via_title)
+            if not d.joined:
+                report.rejected += 1
+                continue
+            target = c[len(TITLE_KEY):] if via_title else c
+            report.edges.append(Edge(art_id, target, d.similarity, d.rule))
 
     for i, art_id in enumerate(ids):
         h = fp.content_hash[i]
@@ -350,26 +315,6 @@ def assign_groups(new_ids: Sequence[str], edges: Sequence[Edge],
     return out
 
 
-@dataclass(frozen=True)
-class RepCandidate:
-    """What the representative choice looks at for one group member."""
-
-    id: str
-    published: datetime | None
-    text_length: int
-    order: int
-
-
-def representative_key(c: RepCandidate) -> tuple:
-    """Sort key: earliest published first (unknown times last), then longest text, then input
-    order, then id."""
-    ts = c.published.timestamp() if c.published else float("inf")
-    return (ts, -c.text_length, c.order, c.id)
-
-
-def choose_representative(members: Sequence[RepCandidate]) -> str:
-    """The id of a group's representative: earliest published; ties: longest text, then input
-    order. Raises ValueError for an empty group."""
-    if not members:
-        raise ValueError("a group needs at least one member")
-    return min(members, key=representative_key).id
+__all__ = ["DedupParams", "Edge", "EdgeReport", "Fingerprints", "Membership", "RepCandidate",
+           "Shingled", "TITLE_KEY", "UnionFind", "assign_groups", "choose_representative",
+           "content_hash", "find_edges", "fingerprint_batch", "shingle_texts", "shingle_titles"]

@@ -16,9 +16,9 @@ valid across runs and machines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from clustering.config import ShingleParams
 
 _P = np.uint64(0x100000001B3)  # FNV-64 prime as polynomial base
 _C1 = np.uint64(0x9E3779B97F4A7C15)
@@ -142,26 +142,6 @@ def char_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     doc_starts = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(counts, out=doc_starts[1:])
     return _codepoints("".join(texts)) + np.uint64(1), doc_starts
-
-
-@dataclass(frozen=True)
-class ShingleParams:
-    """How documents are shingled.
-
-    Attributes:
-        word_k: words per word shingle (default 3; see benchmarks/RESULTS.md for the choice).
-        char_k: characters per character shingle for short texts (default 4).
-        short_tokens: texts with fewer than this many tokens are shingled by characters
-            (default 16: headlines and teasers; bodies have far more).
-    """
-
-    word_k: int = 3
-    char_k: int = 4
-    short_tokens: int = 16
-
-    def kind_for(self, n_tokens: int) -> str:
-        """"char" for short texts, "word" otherwise."""
-        return "char" if n_tokens < self.short_tokens else "word"
 
 
 def shingle_batch(token_lists: list[list[str]], params: ShingleParams = ShingleParams()

@@ -22,8 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from clustering.evaluate.metrics import (ClusterScores, PairScores, cluster_scores,
-                                         format_cluster_scores, format_pair_scores, pair_scores)
+from clustering.evaluate.metrics import (
+    ClusterScores,
+    PairScores,
+    cluster_scores,
+    format_cluster_scores,
+    format_pair_scores,
+    pair_scores,
+)
 from clustering.io.errors import InputError
 from clustering.records import Article
 
@@ -64,16 +70,6 @@ def _column(rows: list[dict], name: str, path: Path | str) -> None:
         raise InputError(f"{path}: no column {name!r} (columns: {', '.join(rows[0])})")
 
 
-def engine_clusters(store) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """(article -> near-duplicate group, article -> story (open membership), article -> title)."""
-    dup = dict(store.con.execute("SELECT article_id, group_id FROM dup_members").fetchall())
-    story = dict(store.con.execute(
-        "SELECT article_id, story_id FROM story_members WHERE valid_to IS NULL").fetchall())
-    titles = {r[0]: (r[1] or (r[2] or "")[:80]) for r in store.con.execute(
-        "SELECT id, title, text FROM articles").fetchall()}
-    return dup, story, titles
-
-
 def evaluate_clusters(store, gold_path: str | Path, *, id_column: str = "id",
                       gold_column: str = "cluster") -> dict[str, ClusterScores]:
     """Score near-duplicate groups and stories against gold cluster labels.
@@ -89,7 +85,7 @@ def evaluate_clusters(store, gold_path: str | Path, *, id_column: str = "id",
     _column(rows, gold_column, gold_path)
     gold = {str(r[id_column]): r[gold_column] for r in rows
             if r[id_column] is not None and r[gold_column] is not None}
-    dup, story, titles = engine_clusters(store)
+    dup, story, titles = store.cluster_assignments()
     if not set(gold) & set(dup):
         raise InputError(f"{gold_path}: none of the {len(gold)} gold ids is in the engine's "
                          f"output (wrong --id-column, or another database?)")
@@ -108,38 +104,36 @@ def evaluate_pairs(store, gold_path: str | Path, *, positive_at: float | None = 
     ``positive_at``). Returns ``{"near_duplicates": PairScores}`` plus ``"stories"`` when the
     pairs are stored articles in a database with stories.
     """
-    from clustering.explain import explain_dedup, params_of_last_run
+    from clustering.config import Config
+    from clustering.explain import explain_dedup
 
     rows = read_table(gold_path)
     if not rows:
         raise InputError(f"{gold_path}: no rows")
     cols = rows[0].keys()
-    label_col = label_column or next((c for c in ("label", "score", "score_0_5", "stance") if c in cols), None)
+    label_col = label_column or next(
+        (c for c in ("label", "score", "score_0_5", "stance") if c in cols), None)
     if label_col is None:
         raise InputError(f"{gold_path}: needs a 'label' or 'score' column (or --label-column)")
     _column(rows, label_col, gold_path)
     gold = [float(r[label_col]) if not isinstance(r[label_col], str) else
             float(r[label_col].strip().lower() in ("1", "true", "yes", "agree", "duplicate"))
             for r in rows]
-    params = params_of_last_run(store) if store is not None else None
+    params = (Config.from_dict(store.last_run_params().get("config")).dedup
+              if store is not None else Config().dedup)
     text_cols = _pair_columns(rows[0])
     if text_cols is not None:
-        from clustering.dedup.engine import DedupParams
-
-        params = params or DedupParams()
         ca, cb = text_cols
         exps = [explain_dedup(str(r[ca] or ""), str(r[cb] or ""), params) for r in rows]
         scores = [e.jaccard for e in exps]
-        decisions = [e.exact_repeat or (e.jaccard >= e.threshold and e.kinds[0] == e.kinds[1]
-                                         and not e.headline_rule) for e in exps]
+        decisions = [e.joined for e in exps]  # the engine's own rule
         return {"near_duplicates": pair_scores(gold, scores, decisions, positive_at=positive_at)}
     _column(rows, "id_a", gold_path)
     _column(rows, "id_b", gold_path)
     if store is None:
         raise InputError("pairs of ids need a database (--db) or an input file (--input)")
-    dup, story, _ = engine_clusters(store)
-    texts = {r[0]: Article(id=r[0], title=r[1] or "", text=r[2] or "").content
-             for r in store.con.execute("SELECT id, title, text FROM articles").fetchall()}
+    dup, story, _ = store.cluster_assignments()
+    texts = {i: Article(id=i, title=t, text=x).content for i, (t, x) in store.all_texts().items()}
     ids = [(str(r["id_a"]), str(r["id_b"])) for r in rows]
     missing = [i for pair in ids for i in pair if i not in texts]
     if missing:
@@ -148,19 +142,11 @@ def evaluate_pairs(store, gold_path: str | Path, *, positive_at: float | None = 
     decisions = [dup.get(a) is not None and dup.get(a) == dup.get(b) for a, b in ids]
     out = {"near_duplicates": pair_scores(gold, scores, decisions, positive_at=positive_at)}
     if story:
-        vec = _unit_vectors(store)
+        vec = store.unit_vectors()
         cos = [float(np.dot(vec[a], vec[b])) if a in vec and b in vec else 0.0 for a, b in ids]
         same = [story.get(a) is not None and story.get(a) == story.get(b) for a, b in ids]
         out["stories"] = pair_scores(gold, cos, same, positive_at=positive_at)
     return out
-
-
-def _unit_vectors(store) -> dict[str, np.ndarray]:
-    """article -> embedding of its near-duplicate group's embedded representative."""
-    rows = store.con.execute(
-        "SELECT m.article_id, e.vector FROM dup_members m JOIN dup_members u ON u.group_id = m.group_id "
-        "JOIN embeddings e ON e.article_id = u.article_id").fetchall()
-    return {r[0]: np.asarray(r[1], dtype=np.float32) for r in rows}
 
 
 #: Column pairs read as ``text_a, text_b`` in pair files (STS uses headline1/2, ANS s1/s2).
@@ -193,4 +179,4 @@ def format_report(results: dict[str, Any]) -> str:
 
 
 __all__: Sequence[str] = ["read_table", "evaluate_clusters", "evaluate_pairs", "is_pair_file",
-                          "format_report", "engine_clusters"]
+                          "format_report"]

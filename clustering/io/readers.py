@@ -11,6 +11,7 @@ is not a supported format, a column mapping names nothing) raise :class:`InputEr
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import io
 import json
@@ -199,7 +200,7 @@ def _open_bytes(path: Path) -> io.BufferedIOBase:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a file")
-    raw = open(path, "rb")
+    raw = open(path, "rb")  # noqa: SIM115 - the caller closes the returned handle
     if path.suffix.lower() == ".gz":
         return gzip.open(raw)  # type: ignore[return-value]
     return raw
@@ -401,3 +402,41 @@ def articles_to_arrow(articles: list[Article]):
 def articles_from_arrow(table) -> list[Article]:
     """The inverse of :func:`articles_to_arrow`."""
     return [Article(**row) for row in table.to_pylist()]
+
+
+def read_records(records: Iterable[Mapping[str, Any] | Article], *,
+                 mapping: Mapping[str, str] | None = None, max_chars: int = DEFAULT_MAX_CHARS,
+                 where: str = "record") -> tuple[ReadResult, list[int]]:
+    """Check in-memory records (dicts with the documented fields, or :class:`Article`) as the
+    file readers check file rows.
+
+    Args:
+        records: dicts (keys as in files, aliases and ``mapping`` applied) or Articles.
+        mapping: input key -> field name, as for :func:`read_articles`.
+        max_chars: records whose title + text exceed this many characters are skipped.
+        where: name used in skip examples (``"record:3"``).
+
+    Returns:
+        ``(result, positions)``: the :class:`ReadResult` (articles with ``order`` = input
+        position, counted skips) and, per accepted article, its position in ``records``.
+    """
+    result = ReadResult()
+    seen: set[str] = set()
+    builder = _RecordBuilder(mapping, max_chars, result, seen, 0)
+    positions: list[int] = []
+    for i, rec in enumerate(records):
+        before = len(result.articles)
+        builder.order = i
+        if isinstance(rec, Article):
+            if rec.id in seen:
+                result.skips.add("duplicate id", f"{where}:{i}")
+                continue
+            seen.add(rec.id)
+            result.articles.append(rec if rec.order == i else dataclasses.replace(rec, order=i))
+        elif isinstance(rec, Mapping):
+            builder.add(rec, f"{where}:{i}")
+        else:
+            result.skips.add(f"not a record ({type(rec).__name__})", f"{where}:{i}")
+        if len(result.articles) > before:
+            positions.append(i)
+    return result, positions

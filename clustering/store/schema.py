@@ -1,0 +1,34 @@
+"""The tables of the store (DuckDB DDL); see :mod:`clustering.store` for what each holds."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id BIGINT PRIMARY KEY, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+    command VARCHAR, inputs VARCHAR[], params JSON, summary JSON);
+CREATE TABLE IF NOT EXISTS articles (
+    id VARCHAR PRIMARY KEY, seq BIGINT NOT NULL, run_id BIGINT NOT NULL,
+    title VARCHAR, text VARCHAR, published TIMESTAMPTZ, source VARCHAR, url VARCHAR,
+    lang VARCHAR, listed_on VARCHAR, input_order BIGINT, content_hash VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS signatures (
+    article_id VARCHAR NOT NULL, config VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    sig BLOB NOT NULL, PRIMARY KEY (article_id, config, kind));
+CREATE TABLE IF NOT EXISTS dup_members (
+    article_id VARCHAR PRIMARY KEY, group_id VARCHAR NOT NULL, similarity DOUBLE,
+    joined_via VARCHAR, rule VARCHAR, run_id BIGINT);
+CREATE TABLE IF NOT EXISTS dup_groups (
+    group_id VARCHAR NOT NULL, representative_id VARCHAR NOT NULL, size BIGINT NOT NULL,
+    run_id BIGINT);
+CREATE TABLE IF NOT EXISTS embeddings (
+    article_id VARCHAR NOT NULL, model_id VARCHAR NOT NULL, vector FLOAT[] NOT NULL,
+    run_id BIGINT, PRIMARY KEY (article_id, model_id));
+CREATE TABLE IF NOT EXISTS stories (
+    story_id VARCHAR NOT NULL, first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ,
+    size BIGINT NOT NULL, units BIGINT NOT NULL, vector_sum FLOAT[] NOT NULL, model_id VARCHAR,
+    guard JSON, label VARCHAR, label_terms VARCHAR[], representative_id VARCHAR,
+    status VARCHAR NOT NULL, created_run BIGINT, updated_run BIGINT);
+CREATE TABLE IF NOT EXISTS story_members (
+    article_id VARCHAR NOT NULL, story_id VARCHAR NOT NULL, valid_from TIMESTAMPTZ NOT NULL,
+    valid_to TIMESTAMPTZ, run_id BIGINT, closed_run BIGINT, score DOUBLE, reason VARCHAR);
+CREATE TABLE IF NOT EXISTS story_events (
+    story_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, other_story_id VARCHAR,
+    event_time TIMESTAMPTZ NOT NULL, run_id BIGINT, detail VARCHAR);
+"""

@@ -1,0 +1,275 @@
+"""Embeddings, stories, memberships over time and story events: the tables the story step writes.
+
+Rows go in and come out as plain tuples and arrays; what they mean for clustering is decided in
+:mod:`clustering.story_step`, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .base import StoreBase
+
+#: Columns of a unit row: (article id, group id, title, text, published, seq).
+UnitRow = tuple[str, str, str, str, datetime | None, int]
+
+_STORY_SCHEMA = pa.schema([
+    ("story_id", pa.string()), ("first_seen", pa.timestamp("us", tz="UTC")),
+    ("last_seen", pa.timestamp("us", tz="UTC")), ("size", pa.int64()), ("units", pa.int64()),
+    ("vector_sum", pa.list_(pa.float32())), ("model_id", pa.string()), ("guard", pa.string()),
+    ("label", pa.string()), ("label_terms", pa.list_(pa.string())),
+    ("representative_id", pa.string()), ("status", pa.string()), ("created_run", pa.int64()),
+    ("updated_run", pa.int64())])
+
+
+class StoryTables(StoreBase):
+    """``embeddings``, ``stories``, ``story_members``, ``story_events``."""
+
+    def _gids(self, group_ids: Iterable[str]):
+        return self._temp(pa.table({"gid": pa.array(sorted(set(group_ids)), pa.string())}))
+
+    # ---- embeddings ------------------------------------------------------------------------
+
+    def count_embeddings(self) -> int:
+        """Number of stored embeddings (all models)."""
+        return int(self._scalar("SELECT count(*) FROM embeddings"))
+
+    def embeddings_of(self, ids: Iterable[str], model_id: str) -> dict[str, np.ndarray]:
+        """id -> stored float32 vector of ``model_id``, for those of ``ids`` that have one."""
+        with self._ids(ids) as t:
+            rows = self._rows(f"SELECT e.article_id, e.vector FROM embeddings e JOIN {t} "
+                              f"ON e.article_id = {t}.id WHERE e.model_id = ?", [model_id])
+        return {r[0]: np.asarray(r[1], dtype=np.float32) for r in rows}
+
+    def insert_embeddings(self, ids: Sequence[str], model_id: str, vectors: np.ndarray,
+                          run_id: int) -> None:
+        """Store (n, d) float32 vectors of ``ids`` under ``model_id``."""
+        self._insert_arrow("embeddings", pa.table({
+            "article_id": list(ids), "model_id": [model_id] * len(ids),
+            "vector": pa.array([v.tolist() for v in vectors], pa.list_(pa.float32())),
+            "run_id": pa.array([run_id] * len(ids), pa.int64()),
+        }))
+
+    # ---- units: embedded representatives of near-duplicate groups ---------------------------
+
+    def max_story_number(self) -> int:
+        """The largest number N of a stored story id ``S<N>`` (0 when none)."""
+        return int(self._scalar("SELECT max(TRY_CAST(substr(story_id, 2) AS BIGINT)) FROM stories")
+                   or 0)
+
+    def stories_of_groups(self, group_ids: Sequence[str]) -> dict[str, str]:
+        """group id -> story id, for groups that already have a member with an open membership
+        (the story of the earliest-ingested such member)."""
+        if not group_ids:
+            return {}
+        with self._gids(group_ids) as t:
+            return dict(self._rows(
+                "SELECT m.group_id, arg_min(sm.story_id, a.seq) FROM dup_members m "
+                "JOIN story_members sm ON sm.article_id = m.article_id AND sm.valid_to IS NULL "
+                f"JOIN articles a ON a.id = m.article_id WHERE m.group_id IN (SELECT gid FROM {t}) "
+                "GROUP BY m.group_id"))
+
+    def group_representatives(self, group_ids: Sequence[str]) -> list[UnitRow]:
+        """:data:`UnitRow` of the representative of each of ``group_ids``, in ingest order."""
+        if not group_ids:
+            return []
+        with self._gids(group_ids) as t:
+            return self._rows(
+                "SELECT a.id, g.group_id, coalesce(a.title, ''), coalesce(a.text, ''), a.published, "
+                f"a.seq FROM dup_groups g JOIN articles a ON a.id = g.representative_id "
+                f"WHERE g.group_id IN (SELECT gid FROM {t}) ORDER BY a.seq")
+
+    def units_by_id(self, ids: Iterable[str]) -> list[UnitRow]:
+        """:data:`UnitRow` of the given stored articles."""
+        with self._ids(ids) as t:
+            return self._rows(
+                "SELECT a.id, m.group_id, coalesce(a.title, ''), coalesce(a.text, ''), a.published, "
+                f"a.seq FROM articles a JOIN dup_members m ON m.article_id = a.id "
+                f"JOIN {t} ON a.id = {t}.id")
+
+    def window_units(self, model_id: str, lo: datetime | None, hi: datetime | None
+                     ) -> tuple[list[UnitRow], np.ndarray, dict[str, str]]:
+        """Stored units (articles with a ``model_id`` embedding and an open membership)
+        published in [lo, hi] (None: open bound; undated units always): their rows in ingest
+        order, their embeddings (k, d) float32 and unit id -> story id."""
+        sql = ("SELECT a.id, m.group_id, coalesce(a.title, ''), coalesce(a.text, ''), a.published, "
+               "a.seq, e.vector, sm.story_id "
+               "FROM embeddings e JOIN articles a ON a.id = e.article_id "
+               "JOIN dup_members m ON m.article_id = a.id "
+               "JOIN story_members sm ON sm.article_id = a.id AND sm.valid_to IS NULL "
+               "WHERE e.model_id = ?")
+        args: list[Any] = [model_id]
+        if lo is not None:
+            sql += " AND (a.published IS NULL OR a.published >= ?)"
+            args.append(lo)
+        if hi is not None:
+            sql += " AND (a.published IS NULL OR a.published <= ?)"
+            args.append(hi)
+        rows = self._rows(sql + " ORDER BY a.seq", args)
+        vecs = (np.array([r[6] for r in rows], dtype=np.float32) if rows
+                else np.zeros((0, 0), np.float32))
+        return [r[:6] for r in rows], vecs, {r[0]: r[7] for r in rows}
+
+    # ---- stories ---------------------------------------------------------------------------
+
+    def active_story_rows(self, min_last_seen: datetime | None) -> list[tuple]:
+        """Active stories (status active; last seen at or after ``min_last_seen`` unless None,
+        or never seen): ``(story_id, vector_sum, units, first_seen epoch, last_seen epoch,
+        guard JSON)`` ordered by story id."""
+        sql = ("SELECT story_id, vector_sum, units, epoch(first_seen), epoch(last_seen), guard "
+               "FROM stories WHERE status = 'active'")
+        args: list[Any] = []
+        if min_last_seen is not None:
+            sql += " AND (last_seen IS NULL OR last_seen >= ?)"
+            args.append(min_last_seen)
+        return self._rows(sql + " ORDER BY story_id", args)
+
+    def existing_stories(self, story_ids: Iterable[str]) -> list[str]:
+        """Those of ``story_ids`` that have a ``stories`` row."""
+        with self._ids(story_ids) as t:
+            return [r[0] for r in self._rows(f"SELECT story_id FROM stories JOIN {t} ON story_id = {t}.id")]
+
+    def count_open_stories(self) -> int:
+        """Stories not merged away."""
+        return int(self._scalar("SELECT count(*) FROM stories WHERE status <> 'merged'"))
+
+    def story_created_runs(self, story_ids: Iterable[str]) -> dict[str, int]:
+        """story id -> the run that created it, for stored stories."""
+        with self._ids(story_ids) as t:
+            return dict(self._rows(f"SELECT story_id, created_run FROM stories JOIN {t} "
+                                   f"ON story_id = {t}.id"))
+
+    def story_member_rows(self, story_ids: Iterable[str], model_id: str) -> list[tuple]:
+        """Open members of the given stories in ingest order: ``(story_id, article id, title,
+        text, published, seq, group size, vector or None)``."""
+        with self._ids(story_ids) as t:
+            return self._rows(
+                "SELECT sm.story_id, a.id, a.title, a.text, a.published, a.seq, g.size, e.vector "
+                "FROM story_members sm JOIN articles a ON a.id = sm.article_id "
+                "JOIN dup_members m ON m.article_id = a.id JOIN dup_groups g ON g.group_id = m.group_id "
+                "LEFT JOIN embeddings e ON e.article_id = a.id AND e.model_id = ? "
+                f"WHERE sm.valid_to IS NULL AND sm.story_id IN (SELECT id FROM {t}) ORDER BY a.seq",
+                [model_id])
+
+    def contrast_titles(self, exclude: Iterable[str], limit: int) -> list[tuple[str, str]]:
+        """``(story_id, title)`` of the open members of the ``limit`` most recently seen active
+        stories not in ``exclude`` (the contrast set of c-TF-IDF labels)."""
+        with self._ids(exclude) as t:
+            return self._rows(
+                "SELECT sm.story_id, coalesce(a.title, '') FROM story_members sm "
+                "JOIN articles a ON a.id = sm.article_id "
+                "WHERE sm.valid_to IS NULL AND sm.story_id IN (SELECT story_id FROM stories "
+                f"WHERE status = 'active' AND story_id NOT IN (SELECT id FROM {t}) "
+                "ORDER BY last_seen DESC NULLS LAST LIMIT ?)", [limit])
+
+    def replace_stories(self, story_ids: Iterable[str], rows: list[dict[str, Any]]) -> None:
+        """Delete the ``stories`` rows of ``story_ids`` and insert ``rows`` (dicts with every
+        ``stories`` column)."""
+        with self._ids(story_ids) as t:
+            self.con.execute(f"DELETE FROM stories WHERE story_id IN (SELECT id FROM {t})")
+        self._insert_arrow("stories", pa.Table.from_pylist(rows, schema=_STORY_SCHEMA))
+
+    def stories_last_seen_before(self, cutoff: datetime) -> list[tuple[str, datetime]]:
+        """``(story_id, last_seen)`` of active stories last seen before ``cutoff``."""
+        return self._rows("SELECT story_id, last_seen FROM stories WHERE status = 'active' "
+                          "AND last_seen < ? ORDER BY story_id", [cutoff])
+
+    def mark_quiet(self, story_ids: Iterable[str], run_id: int) -> None:
+        """Set the given stories' status to "quiet"."""
+        with self._ids(story_ids) as t:
+            self.con.execute(f"UPDATE stories SET status = 'quiet', updated_run = ? "
+                             f"WHERE story_id IN (SELECT id FROM {t})", [run_id])
+
+    # ---- memberships and events --------------------------------------------------------------
+
+    def members_without_story(self, group_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """``(group id, article id)`` of members of the given groups that have no open story
+        membership, in ingest order."""
+        with self._gids(group_ids) as t:
+            return self._rows(
+                "SELECT m.group_id, m.article_id FROM dup_members m JOIN articles a ON a.id = m.article_id "
+                f"WHERE m.group_id IN (SELECT gid FROM {t}) AND NOT EXISTS (SELECT 1 FROM story_members sm "
+                "WHERE sm.article_id = m.article_id AND sm.valid_to IS NULL) ORDER BY a.seq")
+
+    def open_members_of_groups(self, group_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """``(group id, article id)`` of members of the given groups with an open membership."""
+        with self._gids(group_ids) as t:
+            return self._rows(
+                "SELECT m.group_id, sm.article_id FROM story_members sm JOIN dup_members m "
+                f"ON m.article_id = sm.article_id WHERE sm.valid_to IS NULL AND m.group_id IN "
+                f"(SELECT gid FROM {t})")
+
+    def close_memberships(self, article_ids: Iterable[str], when: datetime, run_id: int) -> None:
+        """Close (``valid_to = when``) the open memberships of the given articles."""
+        with self._ids(article_ids) as t:
+            self.con.execute("UPDATE story_members SET valid_to = ?, closed_run = ? WHERE valid_to IS NULL "
+                             f"AND article_id IN (SELECT id FROM {t})", [when, run_id])
+
+    def open_memberships(self, rows: Sequence[tuple[str, str, float | None, str]], when: datetime,
+                         run_id: int) -> None:
+        """Insert open memberships ``(article id, story id, score, reason)`` valid from ``when``."""
+        if not rows:
+            return
+        self._insert_arrow("story_members", pa.table({
+            "article_id": [r[0] for r in rows], "story_id": [r[1] for r in rows],
+            "valid_from": pa.array([when] * len(rows), pa.timestamp("us", tz="UTC")),
+            "valid_to": pa.array([None] * len(rows), pa.timestamp("us", tz="UTC")),
+            "run_id": pa.array([run_id] * len(rows), pa.int64()),
+            "closed_run": pa.array([None] * len(rows), pa.int64()),
+            "score": pa.array([r[2] for r in rows], pa.float64()),
+            "reason": [r[3] for r in rows],
+        }))
+
+    def run_growth(self, run_id: int, story_ids: Iterable[str]) -> list[tuple]:
+        """Per story of ``story_ids`` with memberships opened in ``run_id``: ``(story_id, count,
+        earliest published, latest published)``, by story id."""
+        with self._ids(story_ids) as t:
+            return self._rows(
+                "SELECT sm.story_id, count(*), min(a.published), max(a.published) FROM story_members sm "
+                f"JOIN articles a ON a.id = sm.article_id JOIN {t} ON sm.story_id = {t}.id "
+                "WHERE sm.run_id = ? AND sm.valid_to IS NULL GROUP BY sm.story_id ORDER BY sm.story_id",
+                [run_id])
+
+    def insert_events(self, events: Sequence[tuple], run_id: int) -> None:
+        """Insert story events ``(story_id, kind, other_story_id, event_time, detail)``."""
+        if not events:
+            return
+        self._insert_arrow("story_events", pa.table({
+            "story_id": [e[0] for e in events], "kind": [e[1] for e in events],
+            "other_story_id": pa.array([e[2] for e in events], pa.string()),
+            "event_time": pa.array([e[3] for e in events], pa.timestamp("us", tz="UTC")),
+            "run_id": pa.array([run_id] * len(events), pa.int64()),
+            "detail": [e[4] for e in events],
+        }))
+
+    # ---- explain -----------------------------------------------------------------------------
+
+    def has_story_members(self) -> bool:
+        """True once any story membership was written."""
+        return bool(self._scalar("SELECT count(*) FROM story_members"))
+
+    def story_facts(self, article_id: str) -> tuple | None:
+        """``(story id, reason, group id, representative id)`` of a stored article's open
+        membership and group (story fields None when it has none); None when not stored."""
+        rows = self._rows(
+            "SELECT sm.story_id, sm.reason, m.group_id, g.representative_id FROM dup_members m "
+            "JOIN dup_groups g ON g.group_id = m.group_id LEFT JOIN story_members sm ON "
+            "sm.article_id = m.article_id AND sm.valid_to IS NULL WHERE m.article_id = ?", [article_id])
+        return rows[0] if rows else None
+
+    def embedded_unit_of(self, article_id: str) -> tuple | None:
+        """``(unit id, vector, title, text, published)`` of the embedded member of the article's
+        near-duplicate group, or None."""
+        rows = self._rows(
+            "SELECT e.article_id, e.vector, a.title, a.text, a.published FROM story_members sm "
+            "JOIN dup_members m ON m.article_id = sm.article_id "
+            "JOIN dup_members m2 ON m2.group_id = m.group_id "
+            "JOIN embeddings e ON e.article_id = m2.article_id "
+            "JOIN articles a ON a.id = e.article_id WHERE sm.article_id = ? "
+            "ORDER BY a.seq LIMIT 1", [article_id])
+        return rows[0] if rows else None

@@ -30,7 +30,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from common import Timer, best_of, egynews_rows, main_for, section, table
 
 NUM_PERM = 128
@@ -170,13 +169,13 @@ def run(quick: bool, plots_dir: Path | None = None) -> dict:
         n = len(tl)
         n_sh = sum(len(shingle_strings(t, kind)) for t in tl)
         methods = {
-            "ours (shingle_batch + signatures)": (lambda: _ours(tl, params), rep_fast),
-            "  of which ours: shingle_batch only": (lambda: _shingle_only(tl, params), rep_fast),
-            "datasketch loop (update per shingle)": (lambda: _datasketch_loop(tl, kind), rep_slow),
-            "datasketch update_batch": (lambda: _datasketch_batch(tl, kind), rep_slow),
-            "rensa RMinHash loop": (lambda: _rensa_loop(tl, kind), rep_fast),
-            "rensa digest_matrix (strings)": (lambda: _rensa_matrix(tl, kind), rep_fast),
-            "rensa digest_matrix (our hashes)": (lambda: _rensa_our_hashes(tl, params), rep_fast),
+            "ours (shingle_batch + signatures)": (lambda tl=tl, params=params: _ours(tl, params), rep_fast),
+            "  of which ours: shingle_batch only": (lambda tl=tl, params=params: _shingle_only(tl, params), rep_fast),
+            "datasketch loop (update per shingle)": (lambda tl=tl, kind=kind: _datasketch_loop(tl, kind), rep_slow),
+            "datasketch update_batch": (lambda tl=tl, kind=kind: _datasketch_batch(tl, kind), rep_slow),
+            "rensa RMinHash loop": (lambda tl=tl, kind=kind: _rensa_loop(tl, kind), rep_fast),
+            "rensa digest_matrix (strings)": (lambda tl=tl, kind=kind: _rensa_matrix(tl, kind), rep_fast),
+            "rensa digest_matrix (our hashes)": (lambda tl=tl, params=params: _rensa_our_hashes(tl, params), rep_fast),
         }
         times, outs = {}, {}
         for m, (fn, rep) in methods.items():

@@ -31,7 +31,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-
 from common import ROOT, egynews_rows, embed_cached, main_for, peak_rss_mb, section, table
 
 

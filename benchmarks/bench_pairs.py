@@ -22,7 +22,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from common import ans_pairs, embed_cached, main_for, pyplot, save_fig, section, sts_pairs, table
 
 CURVE = np.round(np.arange(0.05, 1.0, 0.05), 2)

@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from common import EMBED_TIMING, Timer, ecbplus_docs, embed_cached, main_for, section, table
 
 

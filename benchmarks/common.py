@@ -7,6 +7,7 @@ returning a :func:`section` dict: ``summary`` (key figures), ``tables`` (markdow
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -85,7 +86,7 @@ def md_table(t: dict) -> str:
 class Timer:
     """Context manager measuring wall-clock seconds (``.s`` after exit)."""
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self.t0 = time.perf_counter()
         return self
 
@@ -263,10 +264,8 @@ def machine_facts() -> dict:
     for pkg in ("numpy", "scipy", "datasketch", "rensa", "duckdb", "torch", "sentence-transformers",
                 "transformers", "scikit-learn", "hdbscan", "pyarrow"):
         facts[pkg] = _version(pkg)
-    try:
+    with contextlib.suppress(OSError):  # no load average on some systems
         facts["load average (1/5/15 min, at start)"] = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        pass
     return facts
 
 

@@ -236,7 +236,7 @@ def main() -> None:
                            F1_odd=half_f1["odd"], F1_even=half_f1["even"], k=int(lab.max()) + 1)
                 report["batch"].append(rec)
                 key = (linkage, use_guard)
-                if key not in best or F > best[key]["F1"]:
+                if key not in best or best[key]["F1"] < F:
                     best[key] = rec
                 if abs(thr * 100 - round(thr * 100)) < 1e-9:  # print whole hundredths
                     lines.append(

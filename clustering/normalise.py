@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 __all__ = [
     "TeaserRules",
@@ -311,7 +311,7 @@ class TeaserRules:
         object.__setattr__(self, "_tail", 2 * longest + 64)
 
     @classmethod
-    def from_lines(cls, lines: Iterable[str], *, strip_trailing_ellipsis: bool = True) -> "TeaserRules":
+    def from_lines(cls, lines: Iterable[str], *, strip_trailing_ellipsis: bool = True) -> TeaserRules:
         """Build rules from lines such as a config file's.
 
         Each non-blank line that does not start with ``#`` is ``KIND: WORD`` where KIND is

@@ -77,7 +77,7 @@ class SkipReport:
         if where and len(ex) < self.max_examples:
             ex.append(where)
 
-    def merge(self, other: "SkipReport") -> None:
+    def merge(self, other: SkipReport) -> None:
         """Add another report's counts and examples into this one."""
         for reason, n in other.reasons.items():
             self.reasons[reason] += n

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clustering.embed import Embedder, EmbeddingModelError, build_e5_folder, default_cache_dir
-from clustering.embed import e5_offline, encoder
+from clustering.embed import Embedder, EmbeddingModelError, build_e5_folder, default_cache_dir, e5_offline, encoder
 from clustering.embed.e5_offline import dequantize_q4_0, read_e5_image
 
 from .conftest import SEED_PAGE
+
 PUTIN_THANKS = "بوتين يشكر كوريا الشمالية على مشاركة جنودها بقتال كورسك"
 PUTIN_THANKS_KIM = PUTIN_THANKS + " .. وكيم: مهمة مقدسة"
 KIM_NAVY = "زعيم كوريا الشمالية يوجه بسرعة التسليح النووي لقواته البحرية"

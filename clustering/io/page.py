@@ -186,9 +186,7 @@ def looks_like_headline(line: str) -> bool:
     words = s.split()
     if not words or len(words) > 25 or len(s) > 200:
         return False
-    if s.endswith((".", "۔")) and not s.endswith(".."):
-        return False
-    return True
+    return not (s.endswith((".", "۔")) and not s.endswith(".."))
 
 
 def _is_boilerplate(norm: str, rules: _Compiled) -> bool:
@@ -219,9 +217,9 @@ def _inline_read_also(line: str, rules: _Compiled) -> str | None:
     """For "Read also: headline" on one line, the headline; else None."""
     for sep in (":", "|", " - ", " – ", " — "):
         head, found, rest = line.partition(sep)
-        if found and rest.strip() and len(head.split()) <= 4:
-            if rules.headings.get(_heading_key(normalise(head, teasers=None))) == _READ_ALSO:
-                return rest.strip()
+        if (found and rest.strip() and len(head.split()) <= 4
+                and rules.headings.get(_heading_key(normalise(head, teasers=None))) == _READ_ALSO):
+            return rest.strip()
     return None
 
 

@@ -67,12 +67,8 @@ def stop_words() -> frozenset[str]:
 
 
 def _is_stop(tok: str, stops: frozenset[str]) -> bool:
-    if tok in stops:
-        return True
-    for p in _PROCLITICS:
-        if tok.startswith(p) and len(tok) - len(p) >= 2 and tok[len(p) :] in stops:
-            return True
-    return False
+    return tok in stops or any(tok.startswith(p) and len(tok) - len(p) >= 2 and tok[len(p):] in stops
+                               for p in _PROCLITICS)
 
 
 def label_tokens(text: str, stops: frozenset[str] | None = None) -> list[str]:

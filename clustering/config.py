@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,9 +65,12 @@ class DedupParams:
         num_perm: MinHash signature length (>= 16).
         seed: MinHash permutation seed.
         shingles: shingle sizes and the short-text cut-off.
+        minhash: "rensa" (Rust, the fastest measured) or "datasketch" (our numpy port of
+            datasketch's scheme, value for value); stored signatures of another scheme are
+            recomputed once.
 
     Raises:
-        ValueError: a threshold outside (0, 1) or ``num_perm`` < 16.
+        ValueError: a threshold outside (0, 1), ``num_perm`` < 16 or an unknown scheme.
     """
 
     threshold: float = 0.5
@@ -74,8 +78,11 @@ class DedupParams:
     num_perm: int = 128
     seed: int = 1
     shingles: ShingleParams = field(default_factory=ShingleParams)
+    minhash: str = "rensa"
 
     def __post_init__(self) -> None:
+        if self.minhash not in ("rensa", "datasketch"):
+            raise ValueError(f"minhash must be rensa or datasketch, got {self.minhash!r}")
         for name in ("threshold", "char_threshold"):
             t = getattr(self, name)
             if not 0.0 < t < 1.0:
@@ -91,7 +98,15 @@ class DedupParams:
         """A key naming the settings a stored signature depends on; signatures made with other
         settings are not comparable and are recomputed."""
         s = self.shingles
-        return f"mh-a32-p{self.num_perm}-s{self.seed}-w{s.word_k}-c{s.char_k}-t{s.short_tokens}"
+        scheme = "a32" if self.minhash == "datasketch" else self.minhash
+        return f"mh-{scheme}-p{self.num_perm}-s{self.seed}-w{s.word_k}-c{s.char_k}-t{s.short_tokens}"
+
+    def band_key(self) -> str:
+        """A key naming the settings stored LSH band keys depend on (the fingerprint settings and
+        the bands/rows of both thresholds)."""
+        br = self.lsh_bands_rows()
+        return (f"{self.fingerprint_key()}-w{br['word'][0]}x{br['word'][1]}"
+                f"-c{br['char'][0]}x{br['char'][1]}")
 
     def lsh_bands_rows(self) -> dict[str, tuple[int, int]]:
         """The LSH (bands, rows) each threshold gives (see :func:`clustering.dedup.lsh.bands_rows`)."""
@@ -190,13 +205,25 @@ class RunParams:
 
     Attributes:
         fingerprint_batch: articles fingerprinted per vectorised batch (bounds memory).
+        workers: processes that fingerprint batches in parallel; 0 = one per CPU core when the
+            input has at least ``parallel_from`` articles, else 1.
+        parallel_from: smallest input fingerprinted by several processes when ``workers`` is 0
+            (starting a worker costs about a second).
     """
 
     fingerprint_batch: int = 2_000
+    workers: int = 0
+    parallel_from: int = 8_000
 
     def __post_init__(self) -> None:
-        if self.fingerprint_batch < 1:
-            raise ValueError("fingerprint_batch must be >= 1")
+        if self.fingerprint_batch < 1 or self.workers < 0 or self.parallel_from < 0:
+            raise ValueError("fingerprint_batch must be >= 1, workers and parallel_from >= 0")
+
+    def workers_for(self, n_articles: int) -> int:
+        """The number of fingerprinting processes for an input of ``n_articles``."""
+        if self.workers:
+            return self.workers
+        return (os.cpu_count() or 1) if n_articles >= self.parallel_from else 1
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def explain_dedup(text_a: str, text_b: str, params: DedupParams, max_shared: int
     decision = decide((set_a, tuple(tok_a) if short else ()), (set_b, tuple(tok_b) if short else ()),
                       threshold, via_title=bool(via_title)) if same_kind else None
     sim = decision.similarity if decision is not None else 0.0
-    sigs = signatures([set_a, set_b], params.num_perm, params.seed)
+    sigs = signatures([set_a, set_b], params.num_perm, params.seed, params.minhash)
     br = bands_rows(threshold, params.num_perm)
     candidate = same_kind and lsh_collides(sigs[0], sigs[1], *br)
     exact = content_hash(normalise(text_a)) == content_hash(normalise(text_b))

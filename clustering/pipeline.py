@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from clustering.config import Config, DedupParams
+from clustering.config import Config, DedupParams, RunParams
 from clustering.dedup.engine import (
     TITLE_KEY,
     EdgeReport,
@@ -28,10 +28,12 @@ from clustering.dedup.engine import (
     content_hash,
     find_edges,
     fingerprint_batch,
+    fingerprint_batches,
+    prefetch_candidates,
     shingle_texts,
     shingle_titles,
 )
-from clustering.dedup.lsh import CandidateIndex
+from clustering.dedup.lsh import BandIndex
 from clustering.dedup.rules import choose_representative
 from clustering.io.readers import ReadResult, read_articles, read_records
 from clustering.normalise import normalise
@@ -61,10 +63,35 @@ class RunSummary:
     largest_groups: list[dict[str, Any]] = field(default_factory=list)
     stories: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly dict of every field."""
         return dict(self.__dict__)
+
+
+class StageTimer:
+    """Seconds spent per stage of a run, accumulated: ``with timer("verify"): ...``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._name = ""
+        self._t0 = 0.0
+
+    def __call__(self, name: str) -> StageTimer:
+        self._name = name
+        return self
+
+    def __enter__(self) -> StageTimer:
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.seconds[self._name] = self.seconds.get(self._name, 0.0) + time.perf_counter() - self._t0
+
+    def rounded(self) -> dict[str, float]:
+        """Stage -> seconds, rounded to milliseconds."""
+        return {k: round(v, 3) for k, v in self.seconds.items()}
 
 
 class Progress:
@@ -147,18 +174,25 @@ def split_new(store: Store, arts: list[Article], skips: SkipReport) -> tuple[lis
 
 
 def dedup_into_store(store: Store, run_id: int, new: list[Article], params: DedupParams,
-                     progress: Progress, batch_size: int) -> tuple[EdgeReport, dict[str, str]]:
+                     progress: Progress, run: RunParams, timer: StageTimer | None = None
+                     ) -> tuple[EdgeReport, dict[str, str]]:
     """Fingerprint ``new`` articles, find their near-duplicates among themselves and everything
     stored, and write articles, signatures, memberships and groups (call inside a transaction).
 
     Returns the edge report and article id -> group id for the new articles.
     """
-    config = params.fingerprint_key()
-    index = CandidateIndex({"word": params.threshold, "char": params.char_threshold},
-                           params.num_perm, params.seed)
-    progress.stage("loading stored signatures")
-    ids, kinds, sigs = store.load_signatures(config, params.num_perm)
-    index.insert_many(ids, kinds, sigs)
+    timer = timer or StageTimer()
+    config, band_config = params.fingerprint_key(), params.band_key()
+    thresholds = {"word": params.threshold, "char": params.char_threshold}
+    if not store.has_bands(band_config) and store.has_signatures(config):
+        # a store made before band keys were kept, or with other LSH thresholds: build them once
+        progress.stage("indexing stored signatures")
+        ids, kinds, sigs = store.load_signatures(config, params.num_perm)
+        old = BandIndex(thresholds, params.num_perm)
+        old.insert_many(ids, kinds, sigs)
+        store.insert_bands(band_config, *old.drain())
+    index = BandIndex(thresholds, params.num_perm,
+                      stored=lambda keys: store.band_matches(band_config, keys))
     stale = store.unsigned_representatives(config)
     if stale:  # settings changed since these were stored: sign them again, once
         arts = [Article(id=i, title=t or "", text=x or "") for i, t, x in stale]
@@ -167,6 +201,7 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
         index.insert_many(rows.column("article_id").to_pylist(), rows.column("kind").to_pylist(),
                           _sig_matrix(rows, params.num_perm))
         store.insert_signatures(rows)
+        store.insert_bands(band_config, *index.drain())
 
     def stored_shingles(want: list[str]) -> dict[str, Shingled]:
         texts = store.texts_of([w[len(TITLE_KEY):] if w.startswith(TITLE_KEY) else w for w in want])
@@ -184,16 +219,25 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
     seq0 = store.next_seq()
     report = EdgeReport()
     progress.stage("fingerprinting and near-duplicate search", total=len(new))
-    for lo in range(0, len(new), batch_size):
-        batch = new[lo:lo + batch_size]
-        fp = fingerprint_batch(batch, params)
+    size = run.fingerprint_batch
+    batches = [new[lo:lo + size] for lo in range(0, len(new), size)]
+    fps = fingerprint_batches(batches, params, run.workers_for(len(new)))
+    for k, batch in enumerate(batches):
+        lo = k * size
+        with timer("fingerprint (normalise, shingle, MinHash)"):
+            fp = next(fps)
         bids = [a.id for a in batch]
-        stored_hashes = store.first_article_by_hash(fp.content_hash)
-        rep = find_edges(bids, fp, params, index, stored_hashes, stored_shingles, known)
-        # Articles go in first so that later batches find this one's hashes and texts.
-        store.insert_articles(_article_rows(batch, range(seq0 + lo, seq0 + lo + len(batch)),
-                                            fp.content_hash, run_id))
-        store.insert_signatures(_signature_rows(bids, fp, rep.fingerprinted, config))
+        with timer("LSH lookup (stored hashes and band keys)"):
+            stored_hashes = store.first_article_by_hash(fp.content_hash)
+            prefetch_candidates(index, fp)  # one store lookup per batch for the stored band keys
+        with timer("LSH query and Jaccard verification"):
+            rep = find_edges(bids, fp, params, index, stored_hashes, stored_shingles, known)
+        with timer("store writes"):
+            # Articles go in first so that later batches find this one's hashes and texts.
+            store.insert_articles(_article_rows(batch, range(seq0 + lo, seq0 + lo + len(batch)),
+                                                fp.content_hash, run_id))
+            store.insert_signatures(_signature_rows(bids, fp, rep.fingerprinted, config))
+            store.insert_bands(band_config, *index.drain())
         report.edges.extend(rep.edges)
         report.exact_repeats += rep.exact_repeats
         report.candidates += rep.candidates
@@ -201,6 +245,12 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
         progress.advance(len(batch))
 
     progress.stage("grouping")
+    with timer("group (union-find, representatives)"):
+        return _group(store, run_id, new, report)
+
+
+def _group(store: Store, run_id: int, new: list[Article], report: EdgeReport
+           ) -> tuple[EdgeReport, dict[str, str]]:
     new_ids = [a.id for a in new]
     new_set = set(new_ids)
     touched = {e.other_id for e in report.edges if e.other_id not in new_set}
@@ -299,13 +349,15 @@ class NewsClusterer:
         started = datetime.now(timezone.utc)
         progress = progress or Progress()
         progress.stage("reading input")
+        timer = StageTimer()
         items = list(items)
-        if items and all(isinstance(x, (str, Path)) for x in items):
-            inputs = [str(p) for p in items]
-            read: ReadResult = read_articles(items, mapping=mapping)
-        else:
-            inputs = []
-            read, _ = read_records(items, mapping=mapping)
+        with timer("read"):
+            if items and all(isinstance(x, (str, Path)) for x in items):
+                inputs = [str(p) for p in items]
+                read: ReadResult = read_articles(items, mapping=mapping)
+            else:
+                inputs = []
+                read, _ = read_records(items, mapping=mapping)
         store = self.store
         run_id = store.next_run_id()
         summary = RunSummary(run_id=run_id, read=len(read.articles) + read.skips.total)
@@ -314,18 +366,20 @@ class NewsClusterer:
             summary.new_articles = len(new)
             if new:
                 report, groups = dedup_into_store(store, run_id, new, self.config.dedup, progress,
-                                                  self.config.run.fingerprint_batch)
+                                                  self.config.run, timer)
                 summary.exact_repeats = report.exact_repeats
                 summary.near_duplicates = sum(1 for e in report.edges if e.rule == "jaccard")
                 summary.lsh_candidates = report.candidates
                 summary.lsh_rejected = report.rejected
                 if self.story_step is not None:
-                    summary.stories = self.story_step(store, run_id, new, groups, progress)
+                    with timer("stories (embed, assign, store)"):
+                        summary.stories = self.story_step(store, run_id, new, groups, progress)
             summary.skipped = read.skips.as_dict()
             summary.skip_examples = dict(read.skips.examples)
             summary.notes = list(read.notes)
             summary.groups, summary.articles_in_groups, summary.largest_groups = store.group_overview()
             summary.seconds = round(time.perf_counter() - t0, 3)
+            summary.timings = timer.rounded()
             store.record_run(run_id, started, command, inputs, self.run_params(mapping),
                              summary.as_dict())
         return summary

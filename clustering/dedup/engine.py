@@ -16,13 +16,15 @@ Stages, each a pure function of its inputs:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+import multiprocessing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from clustering.config import DedupParams, ShingleParams
-from clustering.dedup.lsh import CandidateIndex
+from clustering.dedup.lsh import BandIndex, CandidateIndex
 from clustering.dedup.minhash import signatures
 from clustering.dedup.rules import RepCandidate, Shingled, choose_representative, decide
 from clustering.dedup.shingles import shingle_batch
@@ -112,12 +114,51 @@ def fingerprint_batch(articles: Sequence[Article], params: DedupParams = DedupPa
     for i, ts, tt in zip(titled, *shingle_titles([articles[i].title for i in titled], params)):
         tsets[i], ttoks[i] = ts, tt
     if with_signatures:
-        sigs = signatures(sets, params.num_perm, params.seed)
-        tsigs = signatures(tsets, params.num_perm, params.seed)
+        sigs = signatures(sets, params.num_perm, params.seed, params.minhash)
+        tsigs = signatures(tsets, params.num_perm, params.seed, params.minhash)
     else:
         sigs = tsigs = np.zeros((len(articles), 0), dtype=np.uint32)
     return Fingerprints([content_hash(n) for n in normed], kinds, sets, sigs, tsets, tsigs,
                         toks, ttoks)
+
+
+def fingerprint_batches(batches: Sequence[Sequence[Article]], params: DedupParams,
+                        workers: int = 1) -> Iterator[Fingerprints]:
+    """:func:`fingerprint_batch` of each batch, in order; with ``workers`` > 1 the batches are
+    fingerprinted in that many worker processes (normalising, shingling and MinHash are
+    CPU-bound and independent per article), the results still yielded in input order.
+
+    Worker processes are spawned (never forked from a process holding a database connection)
+    and cost about a second to start, so use them for inputs of several batches."""
+    if workers <= 1 or len(batches) < 2:
+        for b in batches:
+            yield fingerprint_batch(b, params)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=ctx) as pool:
+        # at most 2 batches per worker in flight: bounds memory on large inputs
+        pending: list = []
+        it = iter(batches)
+        for b in it:
+            pending.append(pool.submit(fingerprint_batch, b, params))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            done = pending.pop(0).result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.submit(fingerprint_batch, nxt, params))
+            yield done
+
+
+def prefetch_candidates(index: BandIndex, fp: Fingerprints) -> None:
+    """Compute the band keys of a batch's signatures (and title signatures) at once, and look
+    up the stored items sharing a band with them, before :func:`find_edges` queries one by one."""
+    for kind in ("word", "char"):
+        rows = [i for i, k in enumerate(fp.kinds) if k == kind and len(fp.shingles[i])]
+        index.prefetch(kind, fp.signatures[rows])
+    index.prefetch("char", fp.title_signatures[[i for i in range(len(fp.kinds))
+                                                if fp.has_title_fingerprint(i)]])
 
 
 @dataclass(frozen=True)
@@ -147,7 +188,7 @@ class EdgeReport:
 
 
 def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
-               index: CandidateIndex, stored_hashes: Mapping[str, str],
+               index: BandIndex | CandidateIndex, stored_hashes: Mapping[str, str],
                stored_shingles: Callable[[list[str]], dict[str, Shingled]],
                known: dict[str, Shingled] | None = None) -> EdgeReport:
     """Find the verified near-duplicate edges of a batch against the stored index and itself.
@@ -315,6 +356,6 @@ def assign_groups(new_ids: Sequence[str], edges: Sequence[Edge],
     return out
 
 
-__all__ = ["DedupParams", "Edge", "EdgeReport", "Fingerprints", "Membership", "RepCandidate",
-           "Shingled", "TITLE_KEY", "UnionFind", "assign_groups", "choose_representative",
-           "content_hash", "find_edges", "fingerprint_batch", "shingle_texts", "shingle_titles"]
+__all__ = ["DedupParams", "Edge", "EdgeReport", "Fingerprints", "Membership", "RepCandidate", "Shingled",
+           "TITLE_KEY", "UnionFind", "assign_groups", "choose_representative", "content_hash", "find_edges",
+           "fingerprint_batch", "fingerprint_batches", "prefetch_candidates", "shingle_texts", "shingle_titles"]

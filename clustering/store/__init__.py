@@ -9,6 +9,9 @@ Tables (see ``SCHEMA``):
 - ``signatures``: MinHash signatures (uint32 little-endian bytes) per article and fingerprint
   configuration, so later runs check new articles against everything stored without
   recomputing old signatures.
+- ``lsh_bands``: one 64-bit LSH band key per (signature, band), with the item it belongs to
+  (an article id, or ``title:<id>`` for a full article's title fingerprint): a new batch looks
+  up its own keys here (an indexed lookup) instead of reloading every stored signature.
 - ``dup_members`` / ``dup_groups``: each article's near-duplicate group (id = its
   earliest-ingested member), the similarity and article it joined through, and each group's
   representative and size.

@@ -131,6 +131,6 @@ class StoreBase:
 
     def counts(self) -> dict[str, int]:
         """Row counts of every table (for tests and the summary)."""
-        names = ["runs", "articles", "signatures", "dup_members", "dup_groups", "embeddings",
+        names = ["runs", "articles", "signatures", "lsh_bands", "dup_members", "dup_groups", "embeddings",
                  "stories", "story_members", "story_events"]
         return {n: int(self._scalar(f"SELECT count(*) FROM {n}")) for n in names}

@@ -11,6 +11,9 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE TABLE IF NOT EXISTS signatures (
     article_id VARCHAR NOT NULL, config VARCHAR NOT NULL, kind VARCHAR NOT NULL,
     sig BLOB NOT NULL, PRIMARY KEY (article_id, config, kind));
+CREATE TABLE IF NOT EXISTS lsh_bands (
+    config VARCHAR NOT NULL, key BIGINT NOT NULL, item VARCHAR NOT NULL);
+CREATE INDEX IF NOT EXISTS lsh_bands_key ON lsh_bands (key);
 CREATE TABLE IF NOT EXISTS dup_members (
     article_id VARCHAR PRIMARY KEY, group_id VARCHAR NOT NULL, similarity DOUBLE,
     joined_via VARCHAR, rule VARCHAR, run_id BIGINT);

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
@@ -73,17 +73,24 @@ def _guard(fn):
 
 
 class RichProgressReporter(Progress):
-    """Stage reporter drawing a rich progress bar (only on a terminal)."""
+    """Stage reporter: a rich progress bar with time left on a terminal; elsewhere (output piped
+    or logged) one plain line on stderr per stage and then every ``every`` seconds, so a long
+    run never looks hung; nothing at all when ``enabled`` is False (``--quiet``)."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, *, every: float = 10.0):
         self.enabled = enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self.every = every
         self.bar: RichProgress | None = None
         self.task = None
+        self._name, self._total, self._done = "", None, 0
+        self._t0 = self._last = 0.0
 
     def __enter__(self) -> RichProgressReporter:
-        if self.enabled:
+        if self.tty:
             self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                    TimeElapsedColumn(), console=err_console, transient=True)
+                                    TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                                    console=err_console, transient=True)
             self.bar.__enter__()
         return self
 
@@ -91,15 +98,44 @@ class RichProgressReporter(Progress):
         if self.bar is not None:
             self.bar.__exit__(*exc)
 
+    def _line(self) -> None:
+        import time
+
+        now = time.monotonic()
+        self._last = now
+        spent = now - self._t0
+        msg = f"progress: {self._name}"
+        if self._total:
+            msg += f" {self._done:,}/{self._total:,} ({100 * self._done / self._total:.0f}%)"
+            if self._done:
+                msg += f", {spent:.0f} s, about {spent * (self._total - self._done) / self._done:.0f} s left"
+        err_console.print(msg, markup=False, highlight=False, soft_wrap=True)
+
     def stage(self, name: str, total: int | None = None) -> None:
+        if not self.enabled:
+            return
         if self.bar is not None:
             if self.task is not None:
                 self.bar.update(self.task, visible=False)
             self.task = self.bar.add_task(name, total=total)
+            return
+        import time
+
+        self._name, self._total, self._done = name, total, 0
+        self._t0 = time.monotonic()
+        self._line()
 
     def advance(self, n: int = 1) -> None:
+        if not self.enabled:
+            return
         if self.bar is not None and self.task is not None:
             self.bar.advance(self.task, n)
+            return
+        import time
+
+        self._done += n
+        if time.monotonic() - self._last >= self.every:
+            self._line()
 
 
 def parse_mapping(items: list[str] | None) -> dict[str, str]:
@@ -219,7 +255,7 @@ def run(inputs: list[Path] = typer.Argument(..., help="Article files (.jsonl/.cs
                          story_threshold=story_threshold, lead_tokens=lead_tokens)
     mapping = parse_mapping(map_)
     with NewsClusterer(db, config) as nc, \
-            RichProgressReporter(not quiet and sys.stderr.isatty()) as prog:
+            RichProgressReporter(not quiet) as prog:
         summary = nc.ingest(inputs, mapping=mapping, progress=prog)
     if json_out:
         print(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2, default=str))
@@ -437,7 +473,8 @@ def evaluate(gold: Path = typer.Argument(..., help="Gold file (.jsonl/.csv/.tsv,
         nc = NewsClusterer(db, read_only=True)
     elif input_:
         nc = NewsClusterer(":memory:", DEFAULTS.replace(stories={"mode": stories}))
-        nc.ingest(input_, mapping=parse_mapping(map_), command="evaluate")
+        with RichProgressReporter(True) as prog:
+            nc.ingest(input_, mapping=parse_mapping(map_), command="evaluate", progress=prog)
     try:
         store = nc.store if nc is not None else None
         if pairs:

@@ -184,24 +184,22 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
     timer = timer or StageTimer()
     config, band_config = params.fingerprint_key(), params.band_key()
     thresholds = {"word": params.threshold, "char": params.char_threshold}
-    if not store.has_bands(band_config) and store.has_signatures(config):
-        # a store made before band keys were kept, or with other LSH thresholds: build them once
-        progress.stage("indexing stored signatures")
-        ids, kinds, sigs = store.load_signatures(config, params.num_perm)
-        old = BandIndex(thresholds, params.num_perm)
-        old.insert_many(ids, kinds, sigs)
-        store.insert_bands(band_config, *old.drain())
     index = BandIndex(thresholds, params.num_perm,
                       stored=lambda keys: store.band_matches(band_config, keys))
-    stale = store.unsigned_representatives(config)
-    if stale:  # settings changed since these were stored: sign them again, once
-        arts = [Article(id=i, title=t or "", text=x or "") for i, t, x in stale]
-        sfp = fingerprint_batch(arts, params)
-        rows = _signature_rows([a.id for a in arts], sfp, range(len(arts)), config)
-        index.insert_many(rows.column("article_id").to_pylist(), rows.column("kind").to_pylist(),
-                          _sig_matrix(rows, params.num_perm))
-        store.insert_signatures(rows)
-        store.insert_bands(band_config, *index.drain())
+    last = store.last_run_params()
+    if last.get("fingerprint_config") != config or last.get("band_config") != band_config:
+        # settings changed since the last run (or a store made before band keys were kept):
+        # sign what has no signature with these settings, and rebuild the band keys, once
+        progress.stage("indexing stored signatures")
+        stale = store.unsigned_representatives(config)
+        if stale:
+            arts = [Article(id=i, title=t or "", text=x or "") for i, t, x in stale]
+            store.insert_signatures(_signature_rows([a.id for a in arts], fingerprint_batch(arts, params),
+                                                    range(len(arts)), config))
+        ids, kinds, sigs = store.load_signatures(config, params.num_perm)
+        everything = BandIndex(thresholds, params.num_perm)
+        everything.insert_many(ids, kinds, sigs)
+        store.replace_bands(band_config, *everything.drain())
 
     def stored_shingles(want: list[str]) -> dict[str, Shingled]:
         texts = store.texts_of([w[len(TITLE_KEY):] if w.startswith(TITLE_KEY) else w for w in want])
@@ -320,7 +318,8 @@ class NewsClusterer:
         d = self.config.dedup
         return {"config": self.config.to_dict(),
                 "lsh_bands_rows": {k: list(v) for k, v in d.lsh_bands_rows().items()},
-                "fingerprint_config": d.fingerprint_key(), "mapping": dict(mapping or {})}
+                "fingerprint_config": d.fingerprint_key(), "band_config": d.band_key(),
+                "mapping": dict(mapping or {})}
 
     # ---- writing -----------------------------------------------------------------------------
 

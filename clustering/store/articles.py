@@ -78,13 +78,10 @@ class ArticleTables(StoreBase):
             "config": pa.array([config] * len(items), pa.string()),
             "key": pa.array(keys, pa.int64()), "item": pa.array(items, pa.string())}))
 
-    def has_bands(self, config: str) -> bool:
-        """True when band keys of this fingerprint configuration are stored."""
-        return bool(self._rows("SELECT 1 FROM lsh_bands WHERE config = ? LIMIT 1", [config]))
-
-    def has_signatures(self, config: str) -> bool:
-        """True when signatures of this fingerprint configuration are stored."""
-        return bool(self._rows("SELECT 1 FROM signatures WHERE config = ? LIMIT 1", [config]))
+    def replace_bands(self, config: str, keys: np.ndarray, items: list[str]) -> None:
+        """Replace every stored band key of a configuration (after a settings change)."""
+        self.con.execute("DELETE FROM lsh_bands WHERE config = ?", [config])
+        self.insert_bands(config, keys, items)
 
     def unsigned_representatives(self, config: str) -> list[tuple[str, str, str]]:
         """Stored articles that should be in the LSH index but have no signature for ``config``

@@ -486,9 +486,10 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 def decode_bytes(data: bytes, where: str) -> str:
     """Decode a page's bytes to text.
 
-    UTF-8 (with or without BOM) and BOM-marked UTF-16 first; otherwise charset-normalizer's best
-    guess (e.g. windows-1256 Arabic pages). Text that decodes only to binary-looking content (NUL
-    characters, replacement characters, many control or unassigned code points) is refused.
+    BOM-marked UTF-16 first; otherwise :func:`clustering.io.encoding.decode`: UTF-8 (with or
+    without BOM; a few invalid bytes become U+FFFD), else windows-1256 when it reads as Arabic,
+    else charset-normalizer's best guess. Text that decodes only to binary-looking content (NUL
+    characters, more than 1% replacement or control characters) is refused.
 
     Args:
         data: the file's bytes.
@@ -507,19 +508,17 @@ def decode_bytes(data: bytes, where: str) -> str:
         except UnicodeDecodeError:
             text = None
     if text is None:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            from clustering.io.encoding import guess_encoding
+        from clustering.io.encoding import decode
 
-            enc = guess_encoding(data)
-            if enc is None:
-                raise InputError(f"{where}: cannot decode: not UTF-8 and no text encoding fits") from None
-            text = data.decode(enc, errors="replace")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    bad = len(_CONTROL_RE.findall(text))
-    if "\x00" in text or "\ufffd" in text or (text and bad / len(text) > 0.01):
+        decoded = decode(data)
+        if decoded is None:
+            raise InputError(f"{where}: cannot decode: not UTF-8 and no text encoding fits")
+        text = decoded.text
+    text = text.removeprefix("\ufeff")
+    # A few U+FFFD (invalid bytes in a UTF-8 page) are tolerated like other files; many, or
+    # control characters, mean binary content.
+    bad = len(_CONTROL_RE.findall(text)) + text.count("\ufffd")
+    if "\x00" in text or (text and bad / len(text) > 0.01):
         raise InputError(f"{where}: cannot decode: binary or corrupt content")
     return text
 
@@ -569,8 +568,9 @@ def read_page(path: str | Path, *, page_id: str | None = None, source: str | Non
     list heading, and the link texts of the elements that follow it (trafilatura drops link
     lists). Read-also boxes in HTML give headline-only items.
 
-    A ``.gz`` file is decompressed first. Text is decoded as UTF-8 (BOM allowed), else with
-    charset-normalizer's best guess (see :func:`decode_bytes`).
+    A ``.gz`` file is decompressed first (one named .gz that is not gzip is an InputError). Text
+    is decoded by :func:`decode_bytes` (UTF-8, a few invalid bytes as U+FFFD; else windows-1256
+    or charset-normalizer's best guess).
 
     Args:
         path: the page file.
@@ -602,6 +602,9 @@ def read_page(path: str | Path, *, page_id: str | None = None, source: str | Non
         data = p.read_bytes()
     except OSError as exc:
         raise InputError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    if p.name.lower().endswith(".gz") and data[:2] != b"\x1f\x8b":
+        raise InputError(f"{p}: named .gz but not gzip-compressed (rename it without .gz, or "
+                         "compress it)")
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)

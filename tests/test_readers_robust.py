@@ -381,3 +381,21 @@ def test_rss_dates_keep_their_time():
         parse_published("الجمعة ١ فبراير")
     with pytest.raises(ValueError):
         parse_published({"$date": 1})
+
+
+# --- found by the fuzz test ---------------------------------------------------------------------
+
+
+def test_html_with_control_characters_or_no_tree_is_read_not_a_crash(tmp_path):
+    # lxml raised ValueError on a control character in HTML text, and ParserError on "<!"
+    body = " ".join(r["title"] for r in egy(12))
+    p = tmp_path / "page.html"
+    p.write_text(f"<html><body><article><h1>Cairo floods close the ring road</h1><p>{body}"
+                 "\x1f</p><script>x</script><p>\ufffe</p></article></body></html>",
+                 encoding="utf-8")
+    res = read_articles([p])
+    assert [a.title for a in res.articles] == ["Cairo floods close the ring road"]
+    assert res.articles[0].text == body.replace("\u200f", "")    # trafilatura drops RLM marks
+    q = tmp_path / "empty.txt"
+    q.write_text("<!", encoding="utf-8")
+    assert read_articles([q]).skips.as_dict() == {"empty page article": 1}

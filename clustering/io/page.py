@@ -35,7 +35,7 @@ import gzip
 import itertools
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -44,14 +44,14 @@ from clustering.normalise import fold_pattern, normalise, tokens
 from clustering.records import Article, SkipReport
 
 __all__ = [
-    "READ_ALSO_HEADINGS",
-    "RELATED_HEADINGS",
     "ADVERT_LABELS",
     "BOILERPLATE_PATTERNS",
     "MAX_BOILERPLATE_WORDS",
-    "read_page",
+    "READ_ALSO_HEADINGS",
+    "RELATED_HEADINGS",
     "decode_bytes",
     "looks_like_headline",
+    "read_page",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -94,20 +94,20 @@ BOILERPLATE_PATTERNS: list[str] = [
     r"^(?:إعلان|اعلانات|ad|ads|advert|advertising|sponsored|مادة إعلانية|advertisement)$",
     # follow us on ... (تابعوا آخر أخبار العربية عبر Google News / تابعونا على تويتر)
     r"^(?:تابعوا|تابعونا|تابعنا)\b.*\b(?:عبر|على)\b",
-    r"^follow\s+(?:us\b|.{0,60}\b(?:on|via)\s+(?:twitter|x|facebook|instagram|telegram|whatsapp|"
-    r"google news|youtube|tiktok|linkedin|threads)\b)",
+    (r"^follow\s+(?:us\b|.{0,60}\b(?:on|via)\s+(?:twitter|x|facebook|instagram|telegram|whatsapp|"
+    r"google news|youtube|tiktok|linkedin|threads)\b)"),
     r"\b(?:عبر|على|on|via|in)\s+google\s+news\b",
     # source lines
     r"^(?:المصدر|مصدر|المصادر|source|sources)\s*:",
     # keyword / tag lines
-    r"^(?:كلمات دلالية|الكلمات الدلالية|كلمات مفتاحية|الكلمات المفتاحية|وسوم|الوسوم|tags|keywords|"
-    r"topics)\s*:",
+    (r"^(?:كلمات دلالية|الكلمات الدلالية|كلمات مفتاحية|الكلمات المفتاحية|وسوم|الوسوم|tags|keywords|"
+    r"topics)\s*:"),
     # share lines made only of share vocabulary
-    r"^(?:شارك|شاركوا|مشاركة|share)(?:\s+(?:this|the|article|story|on|via|المقال|الخبر|هذا|عبر|"
+    (r"^(?:شارك|شاركوا|مشاركة|share)(?:\s+(?:this|the|article|story|on|via|المقال|الخبر|هذا|عبر|"
     r"على|facebook|twitter|x|whatsapp|telegram|linkedin|email|فيسبوك|تويتر|واتساب|تلغرام|"
-    r"تيليجرام|البريد))*\s*:?$",
-    r"^(?:(?:facebook|twitter|x|whatsapp|telegram|linkedin|email|print|copy link|فيسبوك|تويتر|"
-    r"واتساب|تلغرام|طباعة|نسخ الرابط)\s*)+$",
+    r"تيليجرام|البريد))*\s*:?$"),
+    (r"^(?:(?:facebook|twitter|x|whatsapp|telegram|linkedin|email|print|copy link|فيسبوك|تويتر|"
+    r"واتساب|تلغرام|طباعة|نسخ الرابط)\s*)+$"),
     # copyright footers
     r"^(?:©|\(c\)\s|copyright\b|جميع الحقوق محفوظة)",
 ]
@@ -186,9 +186,7 @@ def looks_like_headline(line: str) -> bool:
     words = s.split()
     if not words or len(words) > 25 or len(s) > 200:
         return False
-    if s.endswith((".", "۔")) and not s.endswith(".."):
-        return False
-    return True
+    return not (s.endswith((".", "۔")) and not s.endswith(".."))
 
 
 def _is_boilerplate(norm: str, rules: _Compiled) -> bool:
@@ -219,9 +217,9 @@ def _inline_read_also(line: str, rules: _Compiled) -> str | None:
     """For "Read also: headline" on one line, the headline; else None."""
     for sep in (":", "|", " - ", " – ", " — "):
         head, found, rest = line.partition(sep)
-        if found and rest.strip() and len(head.split()) <= 4:
-            if rules.headings.get(_heading_key(normalise(head, teasers=None))) == _READ_ALSO:
-                return rest.strip()
+        if found and rest.strip() and len(head.split()) <= 4 and \
+                rules.headings.get(_heading_key(normalise(head, teasers=None))) == _READ_ALSO:
+            return rest.strip()
     return None
 
 
@@ -318,10 +316,14 @@ _DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe")
 
 
 def _parse_html(text: str):
+    from lxml import etree
     from lxml import html as lxml_html
 
     parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
-    doc = lxml_html.document_fromstring(text.encode("utf-8"), parser=parser)
+    try:
+        doc = lxml_html.document_fromstring(text.encode("utf-8"), parser=parser)
+    except etree.ParserError:  # nothing lxml can build a tree from ("<!", only a comment)
+        doc = lxml_html.document_fromstring(b"<html><body></body></html>", parser=parser)
     for el in list(doc.iter(*_DROP_TAGS)):
         el.drop_tree()
     return doc
@@ -479,6 +481,8 @@ def _main_text(html_text: str, doc) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+#: Characters XML 1.0 cannot hold (lxml raises on them), removed from HTML before parsing.
+_XML_INCOMPATIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 #: C0/C1 control characters other than whitespace: in decoded text, a sign of binary content.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
@@ -528,14 +532,14 @@ def _published(value) -> datetime | None:
         return None
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            value = datetime.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(f"published: not an ISO 8601 time: {value!r}") from None
     if not isinstance(value, datetime):
         raise TypeError(f"published: expected datetime, ISO 8601 string or None, got {type(value).__name__}")
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _stem(path: Path) -> str:
@@ -621,6 +625,8 @@ def read_page(path: str | Path, *, page_id: str | None = None, source: str | Non
 
     page_url: str | None = None
     if is_html:
+        # lxml refuses (ValueError) text that XML cannot hold: C0 controls, U+FFFE/U+FFFF.
+        text = _XML_INCOMPATIBLE.sub("", text)
         doc = _parse_html(text)
         title, page_url = _html_meta(doc)
         parsed = _parse_lines(_main_text(text, doc).splitlines(), name, skips, html_mode=True)

@@ -21,7 +21,7 @@ from clustering.io.readers import parse_published, read_articles
 from clustering.pipeline import run
 from clustering.store import Store
 
-from .conftest import EGY_DAY, SEED_PAGE
+from .conftest import EGY_DAY, SEED_PAGE, shared
 
 ENGLISH = [
     {"id": "en-1", "title": "Floods close Cairo ring road after overnight storm",
@@ -251,6 +251,18 @@ def test_broken_item_in_a_json_array_is_one_skip_and_the_rest_is_read(tmp_path):
     assert res.skips.total == 1
 
 
+
+def test_concatenated_pretty_printed_objects_as_jq_writes_them(tmp_path):
+    good = good_records()
+    parts = [json.dumps(r, ensure_ascii=False, indent=2) for r in good]
+    parts[2] = parts[2].replace('"title": ', '"title" ', 1)              # one broken object
+    p = tmp_path / "jq.json"
+    p.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    res = read_articles([p])
+    assert [a.id for a in res.articles] == ids_of(good[:2] + good[3:])
+    assert res.skips.as_dict() == {"unparsable JSON": 1}
+    assert res.skips.examples["unparsable JSON"] == [f"jq.json:{parts[0].count(chr(10)) * 2 + 3}"]
+
 # --- 4. wrong field types -----------------------------------------------------------------------
 
 
@@ -315,6 +327,18 @@ def test_file_without_an_id_column_is_an_error_with_the_map_hint(tmp_path):
     # the hint works
     assert stored(p, mapping={"article_key": "id"})[1] == set(ids_of(good))
 
+
+def test_upper_case_columns_are_matched_in_lower_case():
+    # The UCI News Aggregator file names its columns ID, TITLE, URL, PUBLISHER, TIMESTAMP; it
+    # used to give 2,989 "missing id" skips and nothing else.
+    p = shared("uci-headlines/uci_news_aggregator_dev_stories.csv")
+    with open(p, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    res = read_articles([p])
+    assert [a.id for a in res.articles] == [r["ID"] for r in rows] and res.skips.total == 0
+    assert [a.title for a in res.articles] == [r["TITLE"] for r in rows]
+    assert [a.source for a in res.articles] == [r["PUBLISHER"] or None for r in rows]
+    assert all(a.published is not None and a.published.year == 2014 for a in res.articles)
 
 def test_file_that_is_not_json_and_file_without_text_columns_are_errors(tmp_path):
     notes = tmp_path / "notes.jsonl"

@@ -4,7 +4,8 @@ one list of records (``{"articles": [...]}``), pretty-printed or not, in any of 
 
 The layout is decided from the content, not the suffix: a file whose first non-blank character
 is ``[`` is an array; one whose first non-blank line is a complete JSON value is JSON Lines; any
-other ``{`` file is one (pretty-printed) JSON document. A broken item inside an array is a
+other ``{`` file is one (pretty-printed) JSON document, or several one after another (``jq``'s
+default output). A broken item inside an array is a
 counted skip and reading resumes at the next item, so one bad record never loses the others.
 
 JSON Lines are decoded line by line (:func:`clustering.io.encoding.decode` rules, per line), so a
@@ -27,6 +28,8 @@ __all__ = ["read_json_family", "records_of"]
 _WS = b" \t\r\n"
 #: Where the next array item starts after a broken one: a "}" then "," then "{".
 _NEXT_ITEM = re.compile(r"\}\s*,\s*(?=\{)")
+#: Where the next top-level value starts after a broken one in concatenated JSON: "{" at a line start.
+_NEXT_VALUE = re.compile(r"\n(?=\{)")
 #: An object whose first key holds an array: ``{"articles": [`` (for resuming a broken document).
 _WRAPPED_ARRAY = re.compile(r'\A\s*\{\s*"(?:[^"\\]|\\.)*"\s*:\s*\[')
 
@@ -153,8 +156,15 @@ def _document(data: bytes, name: str, sink: Sink, aliases: dict[str, str]) -> No
         sink.skip("unparsable JSON (nested too deeply)", name)
         return
     except ValueError:
+        try:
+            json.JSONDecoder().raw_decode(text, offset)
+            first_complete = True
+        except (ValueError, RecursionError):
+            first_complete = False
         m = _WRAPPED_ARRAY.match(text)
-        if m:  # {"articles": [ ... one broken item ... ]}: stream the items
+        if first_complete:  # pretty-printed objects one after another (jq's default output)
+            _array_items(text, offset, name, sink, aliases=aliases)
+        elif m:  # {"articles": [ ... one broken item ... ]}: stream the items
             _array_items(text, m.end(), name, sink)
         else:  # perhaps JSON Lines after a broken first line
             _lines(iter(text.encode("utf-8").splitlines(keepends=True)), name, sink, aliases)
@@ -171,11 +181,20 @@ def _add_object(sink: Sink, rec: Any, where: str, reason: str) -> None:
         sink.skip(reason, where)
 
 
-def _array_items(text: str, pos: int, name: str, sink: Sink) -> None:
-    """Items of a JSON array starting at ``pos`` (just after its "["), resuming after broken ones."""
+def _array_items(text: str, pos: int, name: str, sink: Sink,
+                 aliases: dict[str, str] | None = None) -> None:
+    """Items of a JSON array starting at ``pos`` (just after its "["), resuming after broken ones.
+
+    With ``aliases``, the values are instead a stream of top-level JSON values one after another
+    (concatenated JSON), each giving :func:`records_of` records; the stream ends at the end of
+    the text.
+    """
+    stream = aliases is not None
     decoder = json.JSONDecoder()
     n = len(text)
     line, counted_to = 1, 0
+    kind = "JSON value is not an object" if stream else "JSON array item is not an object"
+    resync = _NEXT_VALUE if stream else _NEXT_ITEM
 
     def where(at: int) -> str:
         nonlocal line, counted_to
@@ -187,9 +206,10 @@ def _array_items(text: str, pos: int, name: str, sink: Sink) -> None:
         while pos < n and text[pos] in " \t\r\n,":
             pos += 1
         if pos >= n:
-            sink.skip("unterminated JSON array", where(n))
+            if not stream:
+                sink.skip("unterminated JSON array", where(n))
             return
-        if text[pos] == "]":
+        if text[pos] == "]" and not stream:
             if text[pos + 1:].strip(" \t\r\n]}"):
                 sink.skip("text after the JSON array", where(pos))
             return
@@ -198,9 +218,13 @@ def _array_items(text: str, pos: int, name: str, sink: Sink) -> None:
             obj, pos = decoder.raw_decode(text, pos)
         except (ValueError, RecursionError):
             sink.skip("unparsable JSON", at)
-            m = _NEXT_ITEM.search(text, pos + 1)
+            m = resync.search(text, pos + 1)
             if m is None:
                 return
             pos = m.end()
             continue
-        _add_object(sink, obj, at, "JSON array item is not an object")
+        if stream:
+            for rec in (obj if isinstance(obj, list) else records_of(obj, aliases)):
+                _add_object(sink, rec, at, kind)
+        else:
+            _add_object(sink, obj, at, kind)

@@ -36,7 +36,8 @@ from clustering.records import ARTICLE_FIELDS, Article, SkipReport
 #: skipped and counted: a 50 MB "article" is a scraping accident, not news.
 DEFAULT_MAX_CHARS = 1_000_000
 
-#: Column names seen in public news data sets, mapped onto ours. Explicit ``mapping`` wins.
+#: Column names seen in public news data sets, mapped onto ours. Explicit ``mapping`` wins; a
+#: column that matches nothing is tried again in lower case ("TITLE").
 DEFAULT_ALIASES = {
     "body": "text",
     "content": "text",
@@ -48,6 +49,7 @@ DEFAULT_ALIASES = {
     "pub_date": "published",
     "language": "lang",
     "doc_id": "id",
+    "publisher": "source",
 }
 
 _PAGE_SUFFIXES = {".txt", ".html", ".htm"}
@@ -158,6 +160,7 @@ class _RecordBuilder:
         self.order = start_order
         self.bad_times = 0
         self.columns: list[str] | None = None
+        self._resolved: dict[str, Any] = {}
 
     def check_columns(self, columns: Iterable[str]) -> None:
         """Raise InputError when an explicit mapping names a column the file does not have."""
@@ -168,6 +171,21 @@ class _RecordBuilder:
         if missing:
             raise InputError(f"{self.name}: column(s) {', '.join(missing)} named in the mapping "
                              f"are not in the file (columns: {_column_list(cols)})")
+
+    def _field_of(self, key: Any) -> Any:
+        """Our field for an input column: the mapping, else the column name itself, else the
+        same in lower case ("ID", "TITLE" in the UCI News Aggregator files)."""
+        try:
+            return self._resolved[key]
+        except (KeyError, TypeError):
+            pass
+        name = self.mapping.get(key, key)
+        if name not in ARTICLE_FIELDS and isinstance(key, str):
+            lower = key.lower()
+            name = self.mapping.get(lower, lower) if lower != key else name
+        if isinstance(key, str):
+            self._resolved[key] = name
+        return name
 
     def skip(self, reason: str, where: str) -> None:
         self.skips.add(reason, where)
@@ -180,7 +198,7 @@ class _RecordBuilder:
             self.check_columns(raw.keys())
         rec: dict[str, Any] = {}
         for key, value in raw.items():
-            name = self.mapping.get(key, key)
+            name = self._field_of(key)
             if name in ARTICLE_FIELDS and (name not in rec or key == name or key in self.explicit):
                 rec[name] = value
         try:

@@ -55,12 +55,14 @@ def _kind(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def text_field(value: Any, name: str) -> str:
+def text_field(value: Any, name: str, *, surrogates: bool = True) -> str:
     """The text of one raw field value, by the rules in the module docstring.
 
     Args:
         value: the raw value (str, number, bytes, None, ... as a reader produced it).
         name: our field name (``id``, ``title``, ...), used in the error message.
+        surrogates: check str values for lone surrogates; False only when the caller knows they
+            cannot hold one.
 
     Returns:
         The cleaned text; ``""`` for an absent value.
@@ -94,6 +96,6 @@ def text_field(value: Any, name: str) -> str:
             raise FieldError(f"invalid UTF-8 bytes in {name}") from None
     else:
         raise FieldError(f"wrong type: {name} is {_kind(value)}")
-    if has_lone_surrogate(s):
+    if surrogates and has_lone_surrogate(s):
         raise FieldError(f"invalid Unicode (lone surrogate) in {name}")
     return _CONTROL.sub("", s).strip()

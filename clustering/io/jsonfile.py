@@ -37,7 +37,7 @@ _WRAPPED_ARRAY = re.compile(r'\A\s*\{\s*"(?:[^"\\]|\\.)*"\s*:\s*\[')
 class Sink(Protocol):
     """Where records and skips go (the readers' record builder)."""
 
-    def add(self, raw: Any, where: str) -> None: ...
+    def add(self, raw: Any, where: str, *, surrogates: bool = True) -> None: ...
 
     def skip(self, reason: str, where: str) -> None: ...
 
@@ -128,8 +128,11 @@ def _lines(lines: Iterator[bytes], name: str, sink: Sink, aliases: dict[str, str
         except RecursionError:
             sink.skip("unparsable JSON (nested too deeply)", where)
             continue
+        # A lone surrogate can only come from a \\udxxx escape (raw surrogate bytes are invalid
+        # UTF-8): lines without one skip the per-field check (a fifth of the reading time).
+        escapes = b"\\ud" in line or b"\\uD" in line
         for rec in records_of(obj, aliases):
-            _add_object(sink, rec, where, "JSON line is not an object")
+            _add_object(sink, rec, where, "JSON line is not an object", surrogates=escapes)
     if replaced:
         sink.note(f"{name}: {replaced} line(s) of UTF-8 with invalid bytes, read with U+FFFD "
                   "in their place")
@@ -174,9 +177,9 @@ def _document(data: bytes, name: str, sink: Sink, aliases: dict[str, str]) -> No
         _add_object(sink, rec, where, "JSON document is not an object")
 
 
-def _add_object(sink: Sink, rec: Any, where: str, reason: str) -> None:
+def _add_object(sink: Sink, rec: Any, where: str, reason: str, *, surrogates: bool = True) -> None:
     if isinstance(rec, dict):
-        sink.add(rec, where)
+        sink.add(rec, where, surrogates=surrogates)
     else:
         sink.skip(reason, where)
 

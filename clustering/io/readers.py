@@ -193,7 +193,12 @@ class _RecordBuilder:
     def note(self, message: str) -> None:
         self.notes.append(message)
 
-    def add(self, raw: Mapping[str, Any], where: str) -> None:
+    def add(self, raw: Mapping[str, Any], where: str, *, surrogates: bool = True) -> None:
+        """Check one raw record and keep it as an Article or count it as a skip.
+
+        ``surrogates=False`` tells that no value can hold a lone surrogate (the record's text had
+        no ``\\udxxx`` escape), which skips that check.
+        """
         if self.columns is None:
             self.check_columns(raw.keys())
         rec: dict[str, Any] = {}
@@ -202,7 +207,7 @@ class _RecordBuilder:
             if name in ARTICLE_FIELDS and (name not in rec or key == name or key in self.explicit):
                 rec[name] = value
         try:
-            fields = {f: text_field(rec.get(f), f) for f in _TEXT_FIELDS}
+            fields = {f: text_field(rec.get(f), f, surrogates=surrogates) for f in _TEXT_FIELDS}
         except FieldError as exc:
             self.skips.add(str(exc), where)
             return

@@ -154,11 +154,16 @@ def test_page_fuzz(tmp_path_factory, lines, html, bom):
 
 @FUZZ
 @given(first=record_lines, rest=st.lists(st.one_of(record_lines, garbage_lines), max_size=8),
-       cut=st.floats(0, 1), name=st.sampled_from(["in.jsonl.gz", "in.csv.gz", "in.txt.gz",
-                                                   "in.parquet.gz"]))
-def test_gzip_fuzz(tmp_path_factory, first, rest, cut, name):
+       cut=st.floats(0, 1), flip=st.integers(0, 255),
+       name=st.sampled_from(["in.jsonl.gz", "in.csv.gz", "in.txt.gz", "in.parquet.gz"]))
+def test_gzip_fuzz(tmp_path_factory, first, rest, cut, flip, name):
     whole = gzip.compress(b"\n".join([first, *rest]) + b"\n")
-    data = whole[: max(1, int(len(whole) * cut))]        # truncated anywhere, even the header
+    at = int(len(whole) * cut)
+    if flip % 2:   # truncated anywhere, even in the header
+        data = whole[: max(1, at)]
+    else:          # one corrupt byte anywhere
+        at = min(at, len(whole) - 1)
+        data = whole[:at] + bytes([whole[at] ^ (flip | 1)]) + whole[at + 1:]
     p = tmp_path_factory.mktemp("gz") / name
     p.write_bytes(data)
     read(p)

@@ -423,3 +423,20 @@ def test_html_with_control_characters_or_no_tree_is_read_not_a_crash(tmp_path):
     q = tmp_path / "empty.txt"
     q.write_text("<!", encoding="utf-8")
     assert read_articles([q]).skips.as_dict() == {"empty page article": 1}
+
+
+def test_file_name_in_an_undecodable_encoding_gives_printable_locations(tmp_path):
+    good = good_records(3)
+    name = b"\xff\xfe-akhbar.jsonl"                  # a Latin-1 name on a UTF-8 file system
+    p = tmp_path / name.decode("utf-8", "surrogateescape")
+    jsonl(p, good + ['{"id": "x", "title": {"nested": 1}}'])
+    res = read_articles([p])
+    assert [a.id for a in res.articles] == ids_of(good)
+    (where,) = res.skips.examples["wrong type: title is an object"]
+    where.encode("utf-8")                            # no surrogate reaches a log or the store
+    assert where == f"\\udcff\\udcfe-akhbar.jsonl:{len(good) + 1}"
+    bad = tmp_path / b"\xff.jsonl.gz".decode("utf-8", "surrogateescape")
+    bad.write_bytes(b"not gzip")
+    with pytest.raises(InputError) as ei:
+        read_articles([bad])
+    str(ei.value).encode("utf-8")

@@ -34,12 +34,14 @@ import codecs
 import gzip
 import itertools
 import re
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin
 
 from clustering.io.errors import InputError
+from clustering.io.fields import printable
 from clustering.normalise import fold_pattern, normalise, tokens
 from clustering.records import Article, SkipReport
 
@@ -598,28 +600,29 @@ def read_page(path: str | Path, *, page_id: str | None = None, source: str | Non
         InputError: the file does not exist, is a directory, cannot be decompressed or decoded.
     """
     p = Path(path)
+    shown = printable(str(p))  # a file name in an undecodable encoding holds surrogates
     if not p.exists():
-        raise InputError(f"{p}: no such file")
+        raise InputError(f"{shown}: no such file")
     if p.is_dir():
-        raise InputError(f"{p}: is a directory, expected a file")
+        raise InputError(f"{shown}: is a directory, expected a file")
     try:
         data = p.read_bytes()
     except OSError as exc:
-        raise InputError(f"{p}: cannot read: {exc.strerror or exc}") from None
+        raise InputError(f"{shown}: cannot read: {exc.strerror or exc}") from None
     if p.name.lower().endswith(".gz") and data[:2] != b"\x1f\x8b":
-        raise InputError(f"{p}: named .gz but not gzip-compressed (rename it without .gz, or "
+        raise InputError(f"{shown}: named .gz but not gzip-compressed (rename it without .gz, or "
                          "compress it)")
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{p}: not a readable gzip file ({exc})") from None
-    text = decode_bytes(data, str(p))
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{shown}: not a readable gzip file ({exc})") from None
+    text = decode_bytes(data, shown)
 
-    pid = page_id if page_id else _stem(p)
+    pid = page_id if page_id else printable(_stem(p))
     pub = _published(published)
     skips = SkipReport()
-    name = p.name
+    name = printable(p.name)
     suffix = Path(name[:-3] if name.lower().endswith(".gz") else name).suffix.lower()
     is_html = suffix in (".html", ".htm") or text.lstrip().startswith("<")
 

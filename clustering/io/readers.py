@@ -94,7 +94,7 @@ def detect_format(path: Path) -> str:
     if suffix in _PAGE_SUFFIXES:
         return "page"
     raise InputError(
-        f"{path}: unsupported file type {suffix or '(none)'!r}; "
+        f"{_shown(path)}: unsupported file type {printable(suffix) or '(none)'!r}; "
         "expected .jsonl, .csv, .tsv, .parquet (optionally .gz) or a news page (.txt, .html)"
     )
 

@@ -1,6 +1,6 @@
 """Fuzz test of the readers (hypothesis, bounded: a few seconds per reader in CI).
 
-For JSON Lines, JSON documents, CSV, news pages (text and HTML) and gzip, generated inputs mix
+For JSON Lines, JSON documents, CSV, Parquet, news pages (text and HTML) and gzip, generated inputs mix
 well-formed records with hostile values (lone surrogates, objects where text is expected, NaN,
 huge numbers, control characters, broken quotes, random bytes, truncation). Whatever the input:
 no exception other than InputError escapes, every Article's str fields are valid Unicode
@@ -167,3 +167,32 @@ def test_gzip_fuzz(tmp_path_factory, first, rest, cut, flip, name):
     p = tmp_path_factory.mktemp("gz") / name
     p.write_bytes(data)
     read(p)
+
+
+@FUZZ
+@given(ids=st.lists(st.one_of(st.binary(max_size=8), st.integers(-5, 5)), min_size=1,
+                    max_size=8),
+       titles=st.lists(st.binary(max_size=24), min_size=1, max_size=8),
+       published=st.one_of(st.just("ts"), st.just("text"), st.just("none")))
+def test_parquet_fuzz(tmp_path_factory, ids, titles, published):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = min(len(ids), len(titles))
+    # string columns holding arbitrary bytes (not always UTF-8), as a careless writer leaves them
+    if all(isinstance(i, int) for i in ids[:n]):
+        id_col = pa.array(ids[:n], type=pa.int64())
+    else:
+        id_col = pa.array([i if isinstance(i, bytes) else str(i).encode() for i in ids[:n]],
+                          type=pa.binary()).view(pa.string())
+    cols = {"id": id_col, "title": pa.array(titles[:n], type=pa.binary()).view(pa.string())}
+    if published == "ts":
+        cols["published"] = pa.array([1359720000 * 1000 + k for k in range(n)],
+                                     type=pa.timestamp("ms"))
+    elif published == "text":
+        cols["published"] = pa.array(["Fri, 01 Feb 2013 10:00:00 +0200", "x"] * n)[:n]
+    p = tmp_path_factory.mktemp("pq") / "in.parquet"
+    pq.write_table(pa.table(cols), p)
+    res = read(p)
+    if res is not None:
+        assert len(res.articles) + res.skips.total == n

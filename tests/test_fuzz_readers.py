@@ -1,8 +1,9 @@
 """Fuzz test of the readers (hypothesis, bounded: a few seconds per reader in CI).
 
-For JSON Lines, JSON documents, CSV, Parquet, news pages (text and HTML) and gzip, generated inputs mix
-well-formed records with hostile values (lone surrogates, objects where text is expected, NaN,
-huge numbers, control characters, broken quotes, random bytes, truncation). Whatever the input:
+For JSON Lines, JSON documents, CSV, Parquet, news pages (text and HTML) and gzip, generated
+inputs mix well-formed records with hostile values (lone surrogates, objects where text is
+expected, NaN, huge numbers, control characters, broken quotes, random bytes, truncation,
+corrupt compressed bytes, string columns that are not UTF-8). Whatever the input:
 no exception other than InputError escapes, every Article's str fields are valid Unicode
 (encodable as UTF-8), and where the records can be counted, read + skipped accounts for each.
 """

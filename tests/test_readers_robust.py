@@ -148,6 +148,21 @@ def test_utf8_csv_with_one_invalid_byte_stays_utf8_not_cp1256(tmp_path):
                for n in res.notes)
 
 
+def test_mojibake_already_in_valid_utf8_is_noted_never_silent(tmp_path):
+    good = good_records(6)
+    moj = [dict(r, id=f"moj-{k}", title=r["title"].encode("utf-8").decode(codec, "replace"))
+           for k, (r, codec) in enumerate(zip(egy(3), ["cp1256", "cp1252", "latin-1"]))]
+    p = tmp_path / "moj.jsonl"
+    jsonl(p, good[:3] + moj + good[3:])
+    res = read_articles([p])
+    assert [a.id for a in res.articles] == ids_of(good[:3] + moj + good[3:])   # kept as given
+    (note,) = [n for n in res.notes if "mojibake" in n]
+    assert note.startswith("moj.jsonl: 3 record(s) look like mojibake")
+    assert note.endswith("moj.jsonl:4, moj.jsonl:5, moj.jsonl:6")
+    clean = tmp_path / "clean.jsonl"                 # real Arabic (with » after a final ط): none
+    jsonl(clean, egy(200))
+    assert not any("mojibake" in n for n in read_articles([clean]).notes)
+
 def test_real_cp1256_csv_still_decoded_as_cp1256(tmp_path):
     good = egy(12)
     p = tmp_path / "cp1256.csv"

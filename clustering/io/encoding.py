@@ -20,6 +20,7 @@ short Arabic headlines; Arabic being a first-class language here, windows-1256 i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 #: Share of Arabic letters among all letters above which a windows-1256 reading is accepted.
@@ -33,6 +34,18 @@ UTF8_MAX_INVALID_SHARE = 0.1
 #: in the wrong code page (their cp1256 bytes 0xD8/0xD9 are the UTF-8 lead bytes of Arabic);
 #: about 1.4% in real Arabic text, 88% in such mojibake.
 MOJIBAKE_TAH_ZAH_SHARE = 0.3
+
+#: UTF-8 Arabic that was decoded in a single-byte code page and stored so: a UTF-8 lead byte
+#: of Arabic (0xD8-0xDB) read as windows-1256 (ط ظ ع غ) or windows-1252/Latin-1 (Ø Ù Ú Û),
+#: followed by a continuation byte (0x80-0xBF) read the same way (or U+FFFD where the code page
+#: has no character for it): "ط§ظ„" / "Ø§Ù„" for "ال".
+#: Two such pairs in a row are searched: real Arabic puts "»" or a no-break space after a final
+#: ط, never a pair of them.
+_CONT = "\u0080-\u00bf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u017d" \
+        "\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178\ufffd"
+_MOJIBAKE = re.compile(f"(?:[طظعغ][{_CONT}]){{2}}|(?:[ØÙÚÛ][{_CONT}]){{2}}")
+#: Matches in one text from which it is taken as mojibake.
+MOJIBAKE_MIN_MATCHES = 2
 
 _REPLACEMENT = "\ufffd"
 _UTF8_REPLACEMENT = _REPLACEMENT.encode("utf-8")
@@ -73,6 +86,18 @@ def mostly_utf8(valid: int, invalid: int) -> bool:
     if invalid == 0:
         return True
     return valid > 0 and invalid <= UTF8_MAX_INVALID_SHARE * (valid + invalid)
+
+
+def looks_like_mojibake(text: str) -> bool:
+    """Whether ``text`` holds UTF-8 Arabic stored after decoding in windows-1256/1252/Latin-1
+    (at least :data:`MOJIBAKE_MIN_MATCHES` runs of two lead/continuation pairs such as "ط§ظ„"
+    or "Ø§Ù„")."""
+    if text.isascii():
+        return False
+    for n, _ in enumerate(_MOJIBAKE.finditer(text), start=1):
+        if n >= MOJIBAKE_MIN_MATCHES:
+            return True
+    return False
 
 
 def decode(data: bytes) -> Decoded | None:

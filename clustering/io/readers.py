@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from clustering.io.csvfile import iter_csv_records
+from clustering.io.encoding import looks_like_mojibake
 from clustering.io.errors import InputError
 from clustering.io.fields import FieldError, has_lone_surrogate, printable, text_field
 from clustering.io.jsonfile import read_json_family
@@ -161,6 +162,8 @@ class _RecordBuilder:
         self.bad_times = 0
         self.columns: list[str] | None = None
         self._resolved: dict[str, Any] = {}
+        self.mojibake = 0
+        self.mojibake_at: list[str] = []
 
     def check_columns(self, columns: Iterable[str]) -> None:
         """Raise InputError when an explicit mapping names a column the file does not have."""
@@ -169,7 +172,8 @@ class _RecordBuilder:
             self.columns = cols
         missing = [src for src in self.explicit if src not in set(cols)]
         if missing:
-            raise InputError(f"{self.name}: column(s) {', '.join(missing)} named in the mapping "
+            raise InputError(f"{self.name}: column(s) {', '.join(map(printable, missing))} "
+                             "named in the mapping "
                              f"are not in the file (columns: {_column_list(cols)})")
 
     def _field_of(self, key: Any) -> Any:
@@ -232,6 +236,10 @@ class _RecordBuilder:
         except (ValueError, OverflowError, OSError):
             published = None
             self.bad_times += 1
+        if looks_like_mojibake(title) or looks_like_mojibake(text):
+            self.mojibake += 1
+            if len(self.mojibake_at) < 3:
+                self.mojibake_at.append(where)
         self.seen.add(art_id)
         self.articles.append(Article(
             id=art_id, title=title, text=text, published=published,
@@ -466,6 +474,11 @@ def read_articles(paths: Iterable[str | Path], *, mapping: Mapping[str, str] | N
         if builder.bad_times:
             result.notes.append(f"{builder.name}: {builder.bad_times} record(s) with an "
                                 "unparsable published time, kept without a time")
+        if builder.mojibake:
+            result.notes.append(f"{builder.name}: {builder.mojibake} record(s) look like mojibake "
+                                "(UTF-8 Arabic once decoded as windows-1256 or -1252, e.g. "
+                                f"\"ط§ظ„\" for \"ال\"), kept as given: "
+                                f"{', '.join(builder.mojibake_at)}")
         if not builder.articles and not builder.skips.total:
             result.notes.append(f"{builder.name}: no records")
         order = builder.order

@@ -25,6 +25,7 @@ from clustering.io.readers import read_articles
 #: CI: 120 fixed examples per reader. A longer random campaign: FUZZ_EXAMPLES=5000.
 _LONG = int(os.environ.get("FUZZ_EXAMPLES", "0"))
 FUZZ = settings(max_examples=_LONG or 120, deadline=None, derandomize=not _LONG,
+                database=None,  # fixed examples: nothing to replay, no .hypothesis/ folder
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 #: Any code point, lone surrogates included (hypothesis leaves them out by default).

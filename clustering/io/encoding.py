@@ -43,9 +43,13 @@ MOJIBAKE_TAH_ZAH_SHARE = 0.3
 #: ط, never a pair of them.
 _CONT = "\u0080-\u00bf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u017d" \
         "\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178\ufffd"
-_MOJIBAKE = re.compile(f"(?:[طظعغ][{_CONT}]){{2}}|(?:[ØÙÚÛ][{_CONT}]){{2}}")
+# Flat patterns (no groups or alternation): the regex engine then scans several times faster.
+_MOJIBAKE_1256 = re.compile(f"[طظعغ][{_CONT}][طظعغ][{_CONT}]")
+_MOJIBAKE_LATIN = re.compile(f"[ØÙÚÛ][{_CONT}][ØÙÚÛ][{_CONT}]")
 #: Matches in one text from which it is taken as mojibake.
 MOJIBAKE_MIN_MATCHES = 2
+#: Only the start of a text is scanned: mojibake comes from decoding a whole record or file.
+MOJIBAKE_SCAN_CHARS = 1000
 
 _REPLACEMENT = "\ufffd"
 _UTF8_REPLACEMENT = _REPLACEMENT.encode("utf-8")
@@ -89,14 +93,17 @@ def mostly_utf8(valid: int, invalid: int) -> bool:
 
 
 def looks_like_mojibake(text: str) -> bool:
-    """Whether ``text`` holds UTF-8 Arabic stored after decoding in windows-1256/1252/Latin-1
-    (at least :data:`MOJIBAKE_MIN_MATCHES` runs of two lead/continuation pairs such as "ط§ظ„"
-    or "Ø§Ù„")."""
-    if text.isascii():
-        return False
-    for n, _ in enumerate(_MOJIBAKE.finditer(text), start=1):
-        if n >= MOJIBAKE_MIN_MATCHES:
-            return True
+    """Whether ``text`` holds UTF-8 Arabic stored after decoding in windows-1256/1252/Latin-1:
+    at least :data:`MOJIBAKE_MIN_MATCHES` runs of two lead/continuation pairs such as "ط§ظ„" or
+    "Ø§Ù„" in its first :data:`MOJIBAKE_SCAN_CHARS` characters."""
+    head = text[:MOJIBAKE_SCAN_CHARS]
+    patterns = [_MOJIBAKE_1256]
+    if "Ø" in head or "Ù" in head:
+        patterns.append(_MOJIBAKE_LATIN)
+    for pattern in patterns:
+        for n, _ in enumerate(pattern.finditer(head), start=1):
+            if n >= MOJIBAKE_MIN_MATCHES:
+                return True
     return False
 
 

@@ -35,6 +35,7 @@ from clustering.dedup.engine import (
 )
 from clustering.dedup.lsh import BandIndex
 from clustering.dedup.rules import choose_representative
+from clustering.io.fields import printable
 from clustering.io.readers import ReadResult, read_articles, read_records
 from clustering.normalise import normalise
 from clustering.records import Article, SkipReport
@@ -352,7 +353,7 @@ class NewsClusterer:
         items = list(items)
         with timer("read"):
             if items and all(isinstance(x, (str, Path)) for x in items):
-                inputs = [str(p) for p in items]
+                inputs = [printable(str(p)) for p in items]  # a file name may hold any bytes
                 read: ReadResult = read_articles(items, mapping=mapping)
             else:
                 inputs = []

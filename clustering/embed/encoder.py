@@ -175,7 +175,13 @@ class Embedder:
 
     Speed (benchmarks/bench_embed.py, 2 CPU cores shared with other jobs, torch 2.13): about 77
     headlines/s (21 tokens each) and 7-9 title+lead texts/s (116 tokens each); on a busy machine
-    ``torch.set_num_threads(1)`` can be several times faster than the default 2 threads.
+    ``torch.set_num_threads(1)`` can be several times faster than the default 2 threads. The
+    ``"onnx-int8"`` backend and the fast mode, measured side by side with this one (speed and
+    ECB+ / uci-headlines B-cubed F1): benchmarks/RESULTS.md, "Embedding backends".
+
+    ``"onnx-int8"`` vectors stay at cosine >= 0.99 of the float32 ones (tests/test_embed_onnx.py)
+    but are not bit-stable across batches: dynamic quantisation takes one activation scale per
+    forward pass, so a text's vector moves slightly (cosine ~0.997) with its batch companions.
 
     Sources: Wang et al. 2024, "Multilingual E5 Text Embeddings" (arXiv:2402.05672);
     sentence-transformers (sbert.net).

@@ -48,7 +48,7 @@ sys.path.insert(0, str(BENCH_DIR))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from clustering.embed import FAST_LEAD_TOKENS, Embedder
+from clustering.embed import FAST_LEAD_TOKENS, Embedder  # noqa: E402 - after the offline switches
 
 DATA = Path(os.environ.get("NEWS_CLUSTER_DATA", BENCH_DIR.parent.parent / "shared" / "data"))
 DEFAULT_DATA = DATA / "egynews2013" / "egynews2013_2013-02-01_to_02-14.jsonl.gz"

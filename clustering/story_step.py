@@ -110,8 +110,9 @@ class StoryStep:
         if self.embedder is None:
             from clustering.embed import Embedder
 
+            backend = self.embed.backend if self.embed.model is None else "torch"
             self.embedder = Embedder(self.embed.model, lead_tokens=self.embed.lead_tokens,
-                                     batch_size=self.embed.batch_size)
+                                     batch_size=self.embed.batch_size, backend=backend)
         return self.embedder
 
     # ---- the step ---------------------------------------------------------------------------

@@ -219,7 +219,8 @@ def build_onnx_int8(model_folder: Path, *, force: bool = False) -> Path:
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         except OSError as exc:
-            raise EmbeddingModelError(f"cannot create ONNX folder under {target.parent}: {exc.strerror or exc}") from None
+            raise EmbeddingModelError(
+                f"cannot create ONNX folder under {target.parent}: {exc.strerror or exc}") from None
         try:
             stats = _run_export(model_folder, tmp)
             for name in ("tokenizer.json", "config.json"):
@@ -275,7 +276,8 @@ def _versions() -> dict:
 # --------------------------------------------------------------------------- batching helpers
 
 
-def length_sorted_batches(lengths: np.ndarray | list[int], batch_size: int, max_tokens: int | None = None) -> list[np.ndarray]:
+def length_sorted_batches(lengths: np.ndarray | list[int], batch_size: int,
+                          max_tokens: int | None = None) -> list[np.ndarray]:
     """Split indices into batches of similar length, so padding stays small.
 
     Args:

@@ -231,7 +231,7 @@ def create_app(db_path: str | Path, *, token: str | None = None, config: Config 
                 raise HTTPException(404, str(exc)) from None
 
     @app.get("/stories", response_class=HTMLResponse, tags=["story browser"])
-    def stories_html(day: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> HTMLResponse:
+    def stories_html(day: str | None = None, limit: int = Query(500, ge=1, le=1000)) -> HTMLResponse:
         """The story browser: one day's stories (default: the newest day with a story), largest
         first."""
         with engine().read() as nc:

@@ -253,3 +253,19 @@ def test_stories_over_http_on_the_seed_page(tmp_path, seed_records):
     assert timeline["story_id"] == stories[0]["story_id"] and len(timeline["articles"]) == stories[0]["size"]
     assert timeline["events"][0]["kind"] == "created"
     assert "near_duplicate" in ex and "story" in ex
+
+
+def test_hourly_plot_counts_every_timed_article_once():
+    from clustering.service.pages import hourly_by_source, hourly_svg
+
+    arts = [{"published": a.published, "source": a.source} for a in read_articles([EGY_DAY]).articles[:400]]
+    arts.append({"published": None, "source": "untimed"})
+    hours, series = hourly_by_source(arts)
+    assert sum(map(sum, series.values())) == 400 and "untimed" not in series
+    assert all((b - a).total_seconds() == 3600 for a, b in zip(hours, hours[1:]))
+    assert hours[0] == min(a["published"] for a in arts[:400]).replace(minute=0, second=0, microsecond=0)
+    totals = [sum(v[i] for v in series.values()) for i in range(len(hours))]
+    svg = hourly_svg(hours, series)
+    assert svg.startswith("<svg") and svg.count("<rect") == sum(1 for v in series.values() for n in v if n) + len(series)
+    assert f">{max(totals)}</text>" in svg
+    assert "<script" not in hourly_svg(hours[:1], {"<script>x</script>": [1]})

@@ -12,7 +12,7 @@ import hmac
 import json
 import os
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -237,7 +237,7 @@ def create_app(db_path: str | Path, *, token: str | None = None, config: Config 
         with engine().read() as nc:
             if day:
                 try:
-                    start = datetime.fromisoformat(day[:10]).replace(tzinfo=as_utc(datetime.now()).tzinfo)
+                    start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc)
                 except ValueError:
                     return HTMLResponse(pages.error_page(422, f"day must be YYYY-MM-DD, got {day!r}"), 422)
             else:

@@ -36,6 +36,7 @@ SECTIONS = [
     ("scaling", "bench_scaling"),
     ("stories", "bench_stories"),
     ("online", "bench_online"),
+    ("service", "bench_service"),
     ("embed", None),
 ]
 

@@ -514,6 +514,33 @@ def recluster(db: Path = DbOpt,
         _say(f"{k}: {v}")
 
 
+@app.command()
+@_guard
+def serve(db: Path = DbOpt,
+          host: str = typer.Option("127.0.0.1", help="Address to bind (default loopback only)."),
+          port: int = typer.Option(8000, help="TCP port."),
+          token: Optional[str] = typer.Option(None, envvar="NEWS_CLUSTER_TOKEN", show_envvar=True,
+                                              help="Writes need 'Authorization: Bearer TOKEN'."),
+          stories: str = StoriesOpt,
+          max_body_bytes: Optional[int] = typer.Option(None, help="Larger request bodies get 413 "
+                                                       "(default 1 MiB)."),
+          log_level: str = typer.Option("warning", help="uvicorn log level.")) -> None:
+    """Run the feed service (HTTP API and story browser) over one database, as its single writer."""
+    import uvicorn
+
+    from clustering.service import MAX_BODY_BYTES, create_app
+    from clustering.store import Store
+
+    d = DEFAULTS
+    config = make_config(threshold=d.dedup.threshold, char_threshold=d.dedup.char_threshold,
+                         num_perm=d.dedup.num_perm, word_k=d.dedup.shingles.word_k,
+                         char_k=d.dedup.shingles.char_k, stories=stories)
+    Store(db).close()  # a locked or unusable file: one clear line now, not a server traceback
+    uvicorn.run(create_app(db, token=token or "", config=config,
+                           max_body_bytes=max_body_bytes or MAX_BODY_BYTES),
+                host=host, port=port, log_level=log_level)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

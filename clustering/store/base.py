@@ -67,6 +67,15 @@ class StoreBase:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def reader(self):
+        """Another handle on this open database for another thread: same class, its own DuckDB
+        cursor (DuckDB connections are not shared across threads), flagged read-only. It reads
+        the last committed state while this handle writes inside a transaction (DuckDB's MVCC),
+        so a service can answer reads during a write. Close it before closing this handle."""
+        other = object.__new__(type(self))
+        other.path, other.read_only, other.con = self.path, True, self.con.cursor()
+        return other
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All statements inside commit together or not at all."""

@@ -37,7 +37,7 @@ secs = []
 with NewsClusterer(sys.argv[2], Config().replace(stories={"mode": "none"})) as nc:
     for r in rows:
         t0 = time.perf_counter()
-        nc.ingest([r])
+        nc.ingest([r], overview=False)
         secs.append(time.perf_counter() - t0)
 print(json.dumps({"seconds": secs}))
 """

@@ -326,7 +326,7 @@ class NewsClusterer:
 
     def ingest(self, items: Sequence[str | Path] | Sequence[Article | Mapping[str, Any]], *,
                mapping: Mapping[str, str] | None = None, progress: Progress | None = None,
-               command: str = "run") -> RunSummary:
+               command: str = "run", overview: bool = True) -> RunSummary:
         """Ingest article files, or in-memory articles (:class:`~clustering.records.Article` or
         dicts with the documented fields), into the store: dedup against everything stored,
         cluster stories (unless ``config.stories.mode`` is "none"), record the run.
@@ -336,6 +336,8 @@ class NewsClusterer:
             mapping: column renames for the readers (input name -> field name).
             progress: stage reporter.
             command: recorded in the run log.
+            overview: fill the summary's store-wide group counts and largest groups (a scan of
+                every group: a feed service ingesting item by item turns it off).
 
         Returns:
             The :class:`RunSummary`. Re-running the same input adds no article, group or story row.
@@ -377,7 +379,8 @@ class NewsClusterer:
             summary.skipped = read.skips.as_dict()
             summary.skip_examples = dict(read.skips.examples)
             summary.notes = list(read.notes)
-            summary.groups, summary.articles_in_groups, summary.largest_groups = store.group_overview()
+            if overview:
+                summary.groups, summary.articles_in_groups, summary.largest_groups = store.group_overview()
             summary.seconds = round(time.perf_counter() - t0, 3)
             summary.timings = timer.rounded()
             store.record_run(run_id, started, command, inputs, self.run_params(mapping),

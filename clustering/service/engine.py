@@ -119,7 +119,7 @@ class Engine:
             bad = set(conflicts.examples.get("id already stored with different text", []))
             keep = [a for a in read.articles if a.id not in bad]
             if new:
-                self.writer.ingest(keep, command="serve")
+                self.writer.ingest(keep, command="serve", overview=False)
             members = self.writer.store.memberships_of(list(by_id))
         for aid, i in by_id.items():
             row = out[i]

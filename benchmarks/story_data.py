@@ -37,6 +37,13 @@ def ecb_items() -> list[dict]:
     return out
 
 
+def ecb_headline_items() -> list[dict]:
+    """ECB+ documents reduced to their first line (a headline-only twin of each article): with
+    the articles, they give the headline-vs-article pairs no labelled set has (the seed page's
+    "read also" article and its headline list are such pairs). Ids get a ``#h`` suffix."""
+    return [dict(d, id=d["id"] + "#h", text="") for d in ecb_items()]
+
+
 def uci_items(seed: int = 0) -> list[dict]:
     """uci-headlines: rows shuffled (they come in story blocks), day-level dates only (midnight
     UTC of the crawl day), headline only; gold = group = STORY."""
@@ -67,14 +74,41 @@ def seed_items() -> list[dict]:
     return out
 
 
+def ans_pairs() -> tuple[list[dict], np.ndarray, np.ndarray, np.ndarray]:
+    """ANS Arabic headline pairs (train + dev) as items and pairs: ``(items, ii, jj, y)``, y = 1
+    for ``agree`` (a paraphrase: same story), 0 for ``disagree`` (the claim with a fact changed:
+    a different event told alike, a hard negative); ``other`` is left out. Distinct sentences
+    are one item each."""
+    from common import ans_pairs as _ans
+
+    index: dict[str, int] = {}
+    ii, jj, y = [], [], []
+    for stance, s1, s2 in _ans():
+        if stance not in ("agree", "disagree"):
+            continue
+        a = index.setdefault(s1.strip(), len(index))
+        b = index.setdefault(s2.strip(), len(index))
+        if a != b:
+            ii.append(a)
+            jj.append(b)
+            y.append(int(stance == "agree"))
+    items = [{"id": f"ans-{k}", "title": s, "text": "", "time": float("nan"), "gold": str(k),
+              "group": "ans"} for s, k in index.items()]
+    return items, np.array(ii), np.array(jj), np.array(y)
+
+
 def embeddings(name: str, items: list[dict]) -> np.ndarray:
     """(n, 384) float32 L2-normalised E5 embeddings of title + lead, cached."""
     return embed_cached(name, [it["title"] for it in items], [it["text"] for it in items])
 
 
 def load(name: str) -> tuple[list[dict], np.ndarray]:
-    """``(items, embeddings)`` for ``"ecb"``, ``"uci"`` or ``"seed"``."""
-    items = {"ecb": ecb_items, "uci": uci_items, "seed": seed_items}[name]()
+    """``(items, embeddings)`` for ``"ecb"``, ``"uci"``, ``"seed"`` or ``"ans"`` (items only)."""
+    if name == "ans":
+        items = ans_pairs()[0]
+    else:
+        items = {"ecb": ecb_items, "ecbh": ecb_headline_items, "uci": uci_items,
+                 "seed": seed_items}[name]()
     return items, embeddings(name, items)
 
 

@@ -54,6 +54,9 @@ FEATURE_NAMES = (
     "text_x_both_headline",
     "title_x_one_headline",
     "emb_x_text",
+    "emb_x_both_arabic",
+    "text_x_both_arabic",
+    "ent_x_text",
 )
 
 
@@ -82,7 +85,7 @@ def compose(emb, title, text, ent, place_conflict, number_conflict, place_agree,
     cross = aa + ab - 2.0 * aa * ab
     cols = [emb, title, text, ent, place_conflict, number_conflict, place_agree, both_h, one_h,
             cross, aa * ab, log_gap, no_time, emb * both_h, emb * one_h, emb * cross,
-            text * both_h, title * one_h, emb * text]
+            text * both_h, title * one_h, emb * text, emb * aa * ab, text * aa * ab, ent * text]
     shape = np.broadcast_shapes(*(np.shape(c) for c in cols))
     out = np.empty(shape + (len(cols),), dtype=np.float64)
     for k, c in enumerate(cols):

@@ -14,7 +14,7 @@ Clustering of Streaming News", who keep TF-IDF centroids of title, body and enti
 * :class:`SparseCentroid`: the sum of members' L2-normalised vectors kept to its top-k terms,
   so ``dot(item, centroid) / size`` is (up to truncation) the average cosine to the members.
 
-Entities are read from the title and lead: English capitalised words that are not stop words,
+Entities are read from the title and the body's opening: English capitalised words that are not stop words,
 places of the gazetteer (:mod:`.places`, Arabic and English, as shared English keys) and
 counting numbers (:func:`.guard.extract_numbers`). They go into one vector whose terms carry a
 prefix (``"@"``), so one :class:`DocumentFrequencies` serves all three fields.
@@ -40,7 +40,7 @@ from .places import find_places
 
 __all__ = [
     "BODY_TOKENS",
-    "ENTITY_LEAD_CHARS",
+    "ENTITY_CHARS",
     "DocumentFrequencies",
     "ItemTerms",
     "SparseCentroid",
@@ -54,16 +54,20 @@ __all__ = [
 #: Tokens of the text (title + body) read into the text vector: enough for the lead paragraphs,
 #: bounded so long articles cost the same as short ones.
 BODY_TOKENS = 400
-#: Characters of the body's first line read for entities (title + lead).
-ENTITY_LEAD_CHARS = 600
+#: Characters of the body read for entities (title + the body's start). Entities of the whole
+#: opening (names, places, figures recur there) separate same-kind events better than the
+#: first sentence alone; measured in ``benchmarks/RESULTS.md``.
+ENTITY_CHARS = 3000
 #: Prefix of entity terms inside the shared vocabulary.
 ENTITY_PREFIX = "@"
 
 _CAP_RE = re.compile(r"\b[A-Z][A-Za-z'\-]+\b")
 _ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
-# Arabic proclitics and the article: "والقوات" -> "قوات" (light stemming, so that
-# definite / conjoined forms of one word share a term; Larkey et al. 2002, "light10" prefixes).
-_AR_PREFIXES = ("وال", "فال", "بال", "كال", "لل", "ال", "و", "ف", "ب", "ل")
+# The Arabic article with its proclitics, and the conjunction wa-: "والقوات" -> "قوات" (light
+# stemming, so that definite / conjoined forms of one word share a term; after the "light10"
+# prefixes of Larkey et al. 2002). Single-letter fa-/bi-/li- are left alone: they are also the
+# first letters of names ("بوتين", "فلاديمير", "لبنان").
+_AR_PREFIXES = ("وال", "فال", "بال", "كال", "لل", "ال", "و")
 
 
 def has_arabic(text: str) -> bool:
@@ -91,7 +95,8 @@ class ItemTerms:
         title: term counts of the title (or, when there is none, of the body's lead).
         text: term counts of title + body (first :data:`BODY_TOKENS` tokens).
         entities: entity term counts (prefixed ``"@"``): capitalised English words, place keys
-            (``"@p:cairo"``), numbers (``"@n:21"``), from title + lead.
+            (``"@p:cairo"``), numbers (``"@n:21"``), from the title and the body's first
+            :data:`ENTITY_CHARS` characters.
         headline_only: True when the item has no body.
         arabic: True when title or body contains Arabic letters.
     """
@@ -141,12 +146,11 @@ def item_terms(title: str, text: str = "") -> ItemTerms:
     title = (title or "").strip()
     text = (text or "").strip()
     stops = stop_words()
-    lead = lead_of(text, ENTITY_LEAD_CHARS)
-    head = title or lead
+    head = title or lead_of(text)
     t_title = _terms(head, stops)
     t_text = _terms(f"{title}\n{text}", stops, BODY_TOKENS)
     ent: Counter = Counter()
-    span = f"{title}\n{lead}"
+    span = f"{title}\n{text[:ENTITY_CHARS]}"
     for w in _CAP_RE.findall(span):
         lw = w.lower()
         if lw not in stops and len(lw) > 1:

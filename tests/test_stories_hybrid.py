@@ -219,3 +219,21 @@ def test_state_round_trips_through_dicts(seed):
         [(b.created, b.story_id if not b.created else None) for b in rest_b]
     assert all(len(c.weights) <= 16 for cs in st.cent for c in cs)
     assert default_scorer() is default_scorer()
+
+
+def test_fit_scorer_on_own_labels_gives_a_usable_json_scorer(uci, tmp_path):
+    from clustering.stories.scorer import fit_scorer
+
+    gold, emb, terms, guards, times = uci
+    df = DocumentFrequencies().update(terms)
+    half = len(gold) // 2
+    train = PairBatch(emb[:half], terms[:half], guards[:half], times[:half], df)
+    sc = fit_scorer(train, gold[:half], meta={"trained_on": "uci test half"})
+    path = tmp_path / "mine.json"
+    sc.save(path)
+    mine = StoryScorer.load(path)
+    assert mine == sc and mine.meta["trained_on"] == "uci test half"
+    test = PairBatch(emb[half:], terms[half:], guards[half:], times[half:], df)
+    assert bcubed(gold[half:], list(cluster_hybrid_batch(test, mine))).f1 > 0.8
+    with pytest.raises(ValueError, match="both"):
+        fit_scorer(train, ["one"] * half)

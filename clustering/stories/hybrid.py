@@ -7,9 +7,10 @@
   between them is at least the threshold (0.5).
 * :class:`HybridStories` / :func:`assign_hybrid_online`: single pass, each item scored against
   the active stories (mean embedding, sparse centroids of title, text and entities,
-  representative guard features, last time, headline and Arabic fractions), the best
-  probability >= threshold joins, otherwise a new story (Miranda et al. 2018, EMNLP,
-  "Multilingual Clustering of Streaming News").
+  representative guard features, last time, headline and Arabic fractions; the few best then
+  rescored as the mean probability against up to ``max_members`` kept members, the
+  average-linkage score of batch mode), the best probability >= threshold joins, otherwise a
+  new story (Miranda et al. 2018, EMNLP, "Multilingual Clustering of Streaming News").
 
 Order: batch mode does not depend on input order (the distance matrix is permuted with the
 items; ties between equal distances are the only exception and are measured not to occur on
@@ -135,6 +136,8 @@ class HybridStories:
     order, which is also the tie-break).
 
     Per story: embedding sum (float32, d), member count, last time (epoch s, NaN = none),
+    up to ``max_members`` members kept whole (the first and the most recent: embedding, sparse
+    vectors, guard features, flags, time),
     sparse centroids of title / text / entity TF-IDF vectors (:class:`SparseCentroid`, at most
     ``top_k`` terms each), the guard features of its representative (first member with any
     numbers or places), the number of headline-only and of Arabic members. :meth:`to_dict` /
@@ -143,11 +146,16 @@ class HybridStories:
     Args:
         dim: embedding dimension.
         top_k: terms kept per sparse centroid.
+        max_members: members kept per story for :meth:`member_probability`.
     """
 
-    def __init__(self, dim: int, top_k: int = 64) -> None:
+    def __init__(self, dim: int, top_k: int = 64, max_members: int = 8) -> None:
         self.dim = int(dim)
         self.top_k = int(top_k)
+        self.max_members = int(max_members)
+        #: per story, up to ``max_members`` members (the first, then the most recent) as
+        #: (embedding, (title, text, entity) vectors, guard, headline-only, arabic, time)
+        self.members: list[list[tuple]] = []
         self.ids: list[str] = []
         self._pos: dict[str, int] = {}
         self.sums = np.zeros((0, self.dim), dtype=np.float32)
@@ -174,6 +182,7 @@ class HybridStories:
         self.guards.append(GuardFeatures())
         self.n_head.append(0)
         self.n_ar.append(0)
+        self.members.append([])
         self.sums[-1] = 0.0
         self.join(len(self.ids) - 1, x, t, vecs, guard, terms)
 
@@ -189,6 +198,11 @@ class HybridStories:
             self.guards[row] = guard
         self.n_head[row] += int(terms.headline_only)
         self.n_ar[row] += int(terms.arabic)
+        m = self.members[row]
+        m.append((np.asarray(x, dtype=np.float32).copy(), tuple(vecs), guard or GuardFeatures(),
+                  float(terms.headline_only), float(terms.arabic), t))
+        if len(m) > self.max_members:
+            del m[1]  # keep the first member and the most recent ones
 
     def to_dict(self, row: int) -> dict:
         """One story as a JSON-able dict (embedding sum as a list)."""
@@ -196,7 +210,10 @@ class HybridStories:
                 "last_seen": self.last[row],
                 "title": self.cent[row][0].to_dict(), "text": self.cent[row][1].to_dict(),
                 "entities": self.cent[row][2].to_dict(), "guard": self.guards[row].to_dict(),
-                "n_headline": self.n_head[row], "n_arabic": self.n_ar[row]}
+                "n_headline": self.n_head[row], "n_arabic": self.n_ar[row],
+                "members": [{"emb": e.tolist(), "title": v[0], "text": v[1], "entities": v[2],
+                             "guard": g.to_dict(), "headline_only": h, "arabic": a, "time": tt}
+                            for e, v, g, h, a, tt in self.members[row]]}
 
     @classmethod
     def from_dicts(cls, rows: Sequence[dict], dim: int, top_k: int = 64) -> HybridStories:
@@ -213,7 +230,43 @@ class HybridStories:
             st.guards.append(GuardFeatures.from_dict(r["guard"]))
             st.n_head.append(int(r["n_headline"]))
             st.n_ar.append(int(r["n_arabic"]))
+            st.members.append([(np.asarray(m["emb"], dtype=np.float32),
+                                (m["title"], m["text"], m["entities"]),
+                                GuardFeatures.from_dict(m["guard"]), float(m["headline_only"]),
+                                float(m["arabic"]), float(m["time"]))
+                               for m in r.get("members", [])])
         return st
+
+    def member_probability(self, rows: np.ndarray, x, t, vecs, guard: GuardFeatures,
+                           terms: ItemTerms, scorer: StoryScorer) -> np.ndarray:
+        """Mean P(same story) of one item against the kept members of each story in ``rows``:
+        the average-linkage score of :func:`cluster_hybrid_batch`, so one threshold means the
+        same in both modes (exact for stories of at most ``max_members`` members)."""
+        from .sparse import dot
+
+        out = np.empty(len(rows))
+        x = np.asarray(x, dtype=np.float32)
+        for k, r in enumerate(rows):
+            ms = self.members[r]
+            E = np.stack([m[0] for m in ms])
+            emb = E @ x
+            sims = [[dot(vecs[f], m[1][f]) for m in ms] for f in range(3)]
+            pc, nc, pa = [], [], []
+            for m in ms:
+                g = m[2]
+                both_p = bool(guard.places) and bool(g.places)
+                agree = both_p and bool(set(guard.places) & (set(g.places) | set(g.regions))
+                                        or set(g.places) & set(guard.regions))
+                pc.append(float(both_p and not agree))
+                pa.append(float(agree))
+                nc.append(float(not both_p and bool(guard.numbers) and bool(g.numbers)
+                                and not set(guard.numbers) & set(g.numbers)))
+            gap = np.abs(t - np.array([m[5] for m in ms])) / SECONDS_PER_DAY
+            X = compose(emb, sims[0], sims[1], sims[2], np.array(pc), np.array(nc),
+                        np.array(pa), float(terms.headline_only), np.array([m[3] for m in ms]),
+                        float(terms.arabic), np.array([m[4] for m in ms]), gap)
+            out[k] = float(np.mean(scorer.proba(X)))
+        return out
 
     def features(self, rows: np.ndarray, x, t, vecs, guard: GuardFeatures,
                  terms: ItemTerms) -> np.ndarray:
@@ -252,6 +305,8 @@ def assign_hybrid_online(
     active_days: float = 7.0,
     max_candidates: int = 50,
     update_df: bool = True,
+    by_members: bool = True,
+    member_candidates: int = 5,
 ) -> list[HybridAssignment]:
     """Assign items one by one to the active stories (best P >= threshold) or new stories.
 
@@ -260,6 +315,12 @@ def assign_hybrid_online(
     stories last seen within ``active_days`` of it (all, when either time is unknown), the
     ``max_candidates`` best by mean embedding cosine; the scorer gives each a probability and
     the best at or above ``scorer.threshold`` takes the item (ties: the older story).
+
+    With ``by_members`` (default) a story's probability is the mean P(same story) of the item
+    against the story's kept members (:meth:`HybridStories.member_probability`, the
+    average-linkage score of batch mode), computed for the ``member_candidates`` stories that
+    score best on their average features; otherwise P of the item against the story's average
+    features (mean embedding, sparse centroids), which scores lower (see benchmarks/RESULTS.md).
 
     Args:
         stories: state, updated in place.
@@ -299,6 +360,11 @@ def assign_hybrid_online(
                     top = np.lexsort((rows, -cos))[:max_candidates]
                     rows = np.sort(rows[top])
                 p = scorer.proba(stories.features(rows, x, t, vecs, g, it))
+                if by_members:
+                    # rescore the few best stories by their members (average linkage)
+                    top = np.lexsort((rows, -p))[:member_candidates]
+                    p = np.full(rows.size, -1.0)
+                    p[top] = stories.member_probability(rows[top], x, t, vecs, g, it, scorer)
                 o = int(np.lexsort((rows, -p))[0])
                 best_row, best_p = int(rows[o]), float(p[o])
         thr = scorer.threshold

@@ -36,10 +36,10 @@ class ShingleParams:
         word_k: words per word shingle.
         char_k: characters per character shingle for short texts.
         short_tokens: texts with fewer than this many tokens are shingled by characters
-            (headlines and teasers; bodies have far more).
+            (headlines and teasers; bodies have far more); 0: never.
 
     Raises:
-        ValueError: a size below 1.
+        ValueError: a shingle size below 1 or a negative ``short_tokens``.
     """
 
     word_k: int = 3
@@ -47,8 +47,8 @@ class ShingleParams:
     short_tokens: int = 16
 
     def __post_init__(self) -> None:
-        if self.word_k < 1 or self.char_k < 1 or self.short_tokens < 1:
-            raise ValueError("shingle sizes and short_tokens must be >= 1")
+        if self.word_k < 1 or self.char_k < 1 or self.short_tokens < 0:
+            raise ValueError("shingle sizes must be >= 1 and short_tokens >= 0")
 
     def kind_for(self, n_tokens: int) -> str:
         """"char" for short texts, "word" otherwise."""

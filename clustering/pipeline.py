@@ -109,7 +109,8 @@ class Progress:
 
 
 #: The story hook a run calls inside its transaction: (store, run id, new articles,
-#: article id -> group id, progress) -> summary dict.
+#: article id -> group id, progress) -> summary dict; after article updates also the keyword
+#: ``left``: the story ids that lost a member to an update (see :class:`~clustering.story_step.StoryStep`).
 StoryHook = Callable[[Store, int, list[Article], dict[str, str], Progress], dict[str, Any]]
 
 
@@ -401,8 +402,10 @@ class NewsClusterer:
                 finish_updates(store, plan)
             if self.story_step is not None and (new or left):
                 with timer("stories (embed, assign, store)"):
+                    # ``left`` only when an update took articles out of stories: a story hook
+                    # keeps the five-argument form (StoryHook)
                     summary.stories = self.story_step(store, run_id, new, groups if new else {},
-                                                      progress, left=left)
+                                                      progress, **({"left": left} if left else {}))
             summary.skipped = read.skips.as_dict()
             summary.skip_examples = dict(read.skips.examples)
             summary.notes = list(read.notes)

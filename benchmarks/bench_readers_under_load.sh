@@ -5,7 +5,7 @@ set -u
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH=$PWD
 PY=${PY:-python}
-D=${OUT:-/tmp/readers-under-load}; rm -rf $D; mkdir $D
+D=${OUT:-/tmp/readers-under-load}; mkdir -p "$D"; rm -f "$D"/n.duckdb "$D"/n.duckdb.*
 $PY -m clustering.cli run data/seed-page/similar_articles_page_ar.txt --db $D/n.duckdb --stories none > /dev/null 2>&1
 T0=$(date +%s.%N)
 $PY -m clustering.cli run ${INPUT:-../shared/data/egynews2013/egynews2013_2013-02-01_to_02-14.jsonl.gz} --db $D/n.duckdb --stories none > $D/writer.txt 2>&1 &

@@ -516,6 +516,11 @@ class NewsClusterer:
         return self.store.list_stories(since=since, until=until, source=source, limit=limit,
                                        min_size=min_size)
 
+    def history(self, article_id: str) -> list[dict[str, Any]]:
+        """Every stored version of one article, oldest first; the last is current (see
+        :mod:`clustering.updates`). Empty when the id is not stored."""
+        return self.store.article_history(article_id)
+
     def timeline(self, story_id: str) -> dict[str, Any]:
         """A story's articles in time order and its events. Raises StoreError when unknown."""
         return self.store.story_timeline(story_id)

@@ -130,6 +130,9 @@ def test_same_canonical_url_under_a_new_id_is_an_update(write_jsonl, tmp_path):
             "//english.ahram.org.eg/News/1.aspx"
         s = ingest(store, [tmp_path / "v2.jsonl"])                        # re-run: unchanged
         assert s.already_stored == 1 and s.updated_text == s.matched_by_url - 1 == 0
+        hist = NewsClusterer(store).history("e1")
+        assert [(h["version"], h["current"]) for h in hist] == [(1, False), (2, True)]
+        assert hist[1]["text"].endswith("The parliament will vote next week.")
 
 
 def test_real_day_rerun_with_edits_updates_only_the_edited(tmp_path, write_jsonl):

@@ -18,8 +18,12 @@ id. Then, compared with the stored current version:
   membership is closed, as for a move), and the new version is fingerprinted, grouped and
   assigned to a story like a new article (its embedding is recomputed).
 
-The newest arrival is current. :func:`plan_updates` decides (pure); :func:`apply_updates` writes
-through :class:`~clustering.store.Store` inside the run's transaction.
+Within one input, the last of several records of one article (same id, or same canonical URL)
+counts and the others are counted skips (:data:`SUPERSEDED_IN_INPUT`); an unseen article keeps
+the id of its first record. The newest arrival is current.
+
+:func:`plan_updates` decides (pure); :func:`apply_updates` writes through
+:class:`~clustering.store.Store` inside the run's transaction.
 """
 
 from __future__ import annotations
@@ -103,11 +107,21 @@ def plan_updates(arts: list[Article], facts: Mapping[str, tuple], url_ids: Mappi
     """
     decided: dict[str, tuple[str, Article, str, str | None]] = {}  # stored id -> decision
     plan = UpdatePlan()
+    batch_urls: dict[str, int] = {}  # canonical url -> index in plan.new of its unseen article
     for a in arts:
+        curl = canonical_url(a.url) if a.listed_on is None else None
         target = a.id if a.id in facts else None
-        if target is None and a.listed_on is None:
-            target = url_ids.get(canonical_url(a.url) or "")
+        if target is None and curl:
+            target = url_ids.get(curl)
         if target is None or target not in facts:
+            if curl and curl in batch_urls:  # a later version, in this input, of an unseen article
+                j = batch_urls[curl]
+                skips.add(SUPERSEDED_IN_INPUT, plan.new[j].id)
+                plan.new[j] = replace(a, id=plan.new[j].id)
+                plan.by_url += 1
+                continue
+            if curl:
+                batch_urls[curl] = len(plan.new)
             plan.new.append(a)
             continue
         received = None if target == a.id else a.id

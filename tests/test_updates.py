@@ -135,6 +135,24 @@ def test_same_canonical_url_under_a_new_id_is_an_update(write_jsonl, tmp_path):
         assert hist[1]["text"].endswith("The parliament will vote next week.")
 
 
+def test_two_ids_with_one_canonical_url_in_one_input_are_one_article(write_jsonl, tmp_path):
+    first = dict(WIRE[2], id="e1")
+    later = dict(WIRE[2], id="e1-amp", url="https://english.ahram.org.eg/News/1.aspx/amp/?utm_medium=social",
+                 body=WIRE[2]["body"] + " The parliament will vote next week.")
+    with Store(tmp_path / "db.duckdb") as store:
+        p = write_jsonl([WIRE[0], first, later], "in.jsonl")
+        s = ingest(store, [p])
+        assert (s.new_articles, s.matched_by_url) == (2, 1)
+        assert s.skipped == {"older version of an article updated later in the same input": 1}
+        assert scalar(store, "SELECT text FROM articles WHERE id = 'e1'").endswith("vote next week.")
+        assert scalar(store, "SELECT count(*) FROM articles WHERE id = 'e1-amp'") == 0
+        before = store.counts()
+        s = ingest(store, [p])                                              # re-run: a no-op
+        assert s.new_articles == s.updated_text == s.updated_metadata == 0
+        assert {k: v for k, v in store.counts().items() if k != "runs"} == \
+            {k: v for k, v in before.items() if k != "runs"}
+
+
 def test_real_day_rerun_with_edits_updates_only_the_edited(tmp_path, write_jsonl):
     with gzip.open(EGY_DAY, "rt", encoding="utf-8") as fh:
         recs = [json.loads(next(fh)) for _ in range(300)]

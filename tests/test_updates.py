@@ -82,6 +82,7 @@ def test_edited_text_is_a_new_version_regrouped_and_the_old_one_kept(write_jsonl
         hist = store.article_history("w1")
         assert [h["version"] for h in hist] == [1, 2] and hist[0]["text"] == WIRE[0]["body"].strip()
         assert hist[0]["change"] == "text" and hist[1]["current"]
+        assert (hist[0]["group_id"], hist[1]["group_id"]) == ("w1", "w1")  # v1 in the group now named o1; v2 founds its own
         # re-running either input changes nothing (an old version sent again does not revert)
         before = store.counts()
         for name in ("v2.jsonl", "v1.jsonl"):
@@ -189,6 +190,7 @@ def test_update_moves_story_membership_with_history(write_jsonl, tmp_path):
         rows = store.con.execute("SELECT story_id, valid_to IS NULL FROM story_members "
                                  "WHERE article_id = 'w1' ORDER BY valid_from").fetchall()
         assert len(rows) == 2 and rows[0] == (story_before, False) and rows[1][1]
+        assert [h["story_id"] for h in nc.history("w1")] == [story_before, rows[1][0]]
         # every article has exactly one open membership, and story sizes agree with them
         assert scalar(store, "SELECT count(*) FROM story_members WHERE valid_to IS NULL") == 3
         assert scalar(store, "SELECT count(*) FROM stories s WHERE s.size <> (SELECT count(*) FROM "

@@ -40,5 +40,6 @@ CREATE TABLE IF NOT EXISTS article_versions (
     id VARCHAR NOT NULL, version BIGINT NOT NULL, title VARCHAR, text VARCHAR,
     published TIMESTAMPTZ, source VARCHAR, url VARCHAR, canonical_url VARCHAR, lang VARCHAR,
     content_hash VARCHAR NOT NULL, stored_run BIGINT, superseded_run BIGINT NOT NULL,
-    received_id VARCHAR, change VARCHAR NOT NULL, PRIMARY KEY (id, version));
+    received_id VARCHAR, change VARCHAR NOT NULL, group_id VARCHAR, story_id VARCHAR,
+    PRIMARY KEY (id, version));
 """

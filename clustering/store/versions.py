@@ -47,7 +47,8 @@ class VersionTables(StoreBase):
                               f"FROM article_versions v JOIN {t} USING (id)")
 
     def archive_versions(self, changes: Mapping[str, tuple[str, str | None]], run_id: int) -> None:
-        """Copy the current ``articles`` row of each id into ``article_versions``.
+        """Copy the current ``articles`` row of each id into ``article_versions``, with the
+        near-duplicate group and the story (open membership) the version was in.
 
         Args:
             changes: id -> (what changed, e.g. "text" or "published, source"; the id the new
@@ -61,10 +62,13 @@ class VersionTables(StoreBase):
                                   "received_id": pa.array([changes[i][1] for i in ids], pa.string())})) as t:
             self.con.execute(
                 "INSERT INTO article_versions (id, version, title, text, published, source, url, "
-                "canonical_url, lang, content_hash, stored_run, superseded_run, received_id, change) "
+                "canonical_url, lang, content_hash, stored_run, superseded_run, received_id, change, "
+                "group_id, story_id) "
                 "SELECT a.id, coalesce(a.version, 1), a.title, a.text, a.published, a.source, a.url, "
-                f"a.canonical_url, a.lang, a.content_hash, a.run_id, ?, {t}.received_id, {t}.change "
-                f"FROM articles a JOIN {t} USING (id)", [run_id])
+                f"a.canonical_url, a.lang, a.content_hash, a.run_id, ?, {t}.received_id, {t}.change, "
+                "m.group_id, sm.story_id "
+                f"FROM articles a JOIN {t} USING (id) LEFT JOIN dup_members m ON m.article_id = a.id "
+                "LEFT JOIN story_members sm ON sm.article_id = a.id AND sm.valid_to IS NULL", [run_id])
 
     def update_metadata(self, rows: pa.Table, run_id: int) -> None:
         """Overwrite ``published, source, url, canonical_url, lang`` of stored articles with the
@@ -111,10 +115,13 @@ class VersionTables(StoreBase):
     def article_history(self, article_id: str) -> list[dict]:
         """Every version of one article, oldest first (the current one last, ``current`` True)."""
         cols = ["version", "title", "text", "published", "source", "url", "canonical_url",
-                "content_hash", "change", "received_id", "superseded_run"]
+                "content_hash", "change", "received_id", "superseded_run", "group_id", "story_id"]
         old = self._rows(f"SELECT {', '.join(cols)} FROM article_versions WHERE id = ? ORDER BY version",
                          [article_id])
-        cur = self._rows("SELECT coalesce(version, 1), title, text, published, source, url, canonical_url, "
-                         "content_hash, NULL, NULL, NULL FROM articles WHERE id = ?", [article_id])
+        cur = self._rows("SELECT coalesce(a.version, 1), a.title, a.text, a.published, a.source, a.url, "
+                         "a.canonical_url, a.content_hash, NULL, NULL, NULL, m.group_id, sm.story_id "
+                         "FROM articles a LEFT JOIN dup_members m ON m.article_id = a.id "
+                         "LEFT JOIN story_members sm ON sm.article_id = a.id AND sm.valid_to IS NULL "
+                         "WHERE a.id = ?", [article_id])
         return ([{**dict(zip(cols, r)), "current": False} for r in old]
                 + [{**dict(zip(cols, r)), "current": True} for r in cur])

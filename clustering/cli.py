@@ -218,14 +218,20 @@ def print_summary(s: RunSummary) -> None:
         _row(t, f"  {reason}", f"{n}  ({ex})" if ex else n)
     _row(t, "already stored (unchanged)", s.already_stored)
     _row(t, "new articles", s.new_articles)
+    if s.updated_text or s.updated_metadata:
+        _row(t, "updated articles (new version)", f"{s.updated_text} text, {s.updated_metadata} "
+             f"metadata only; {s.matched_by_url} matched by canonical URL under a new id")
     _row(t, "exact repeats", s.exact_repeats)
     _row(t, "near-duplicates (verified)", f"{s.near_duplicates}  (LSH candidates "
          f"{s.lsh_candidates}, rejected by Jaccard {s.lsh_rejected})")
     _row(t, "near-duplicate groups (2+)", f"{s.groups}  holding {s.articles_in_groups} articles")
     for k, v in s.stories.items():
-        _row(t, f"stories: {k}", v)
+        if k != "changes":
+            _row(t, f"stories: {k}", v)
     _row(t, "seconds", f"{s.seconds:.1f}")
     console.print(t)
+    if s.stories.get("changes"):
+        print_story_changes(s.stories["changes"])
     for note in s.notes:
         _say(f"note: {note}")
     if s.largest_groups:
@@ -510,8 +516,28 @@ def recluster(db: Path = DbOpt,
                          story_threshold=story_threshold)
     with NewsClusterer(db, config) as nc:
         summary = nc.recluster(since=lo, until=hi)
+    changes = summary.pop("changes", None)
     for k, v in summary.items():
         _say(f"{k}: {v}")
+    print_story_changes(changes)
+
+
+def print_story_changes(changes: dict[str, Any] | None, top: int = 20) -> None:
+    """What a batch re-cluster changed: moves, merges, splits and story sizes before -> after."""
+    if not changes:
+        _say("no article changed story")
+        return
+    _say(f"articles moved: {changes['articles moved']} (in {changes['groups moved']} "
+         "near-duplicate groups)")
+    for what in ("merged", "split"):
+        _say(f"stories {what}: {len(changes[what])}" + (f"  ({', '.join(changes[what][:top])})"
+                                                       if changes[what] else ""))
+    t = Table(title=f"stories whose size changed ({len(changes['sizes'])}; largest change first)")
+    for col in ("story", "articles before", "after"):
+        t.add_column(col)
+    for row in changes["sizes"][:top]:
+        _row(t, row["story_id"], row["before"], row["after"])
+    console.print(t)
 
 
 @app.command()

@@ -37,6 +37,7 @@ from clustering.dedup.lsh import BandIndex
 from clustering.dedup.rules import choose_representative
 from clustering.io.fields import printable
 from clustering.io.readers import ReadResult, read_articles, read_records
+from clustering.io.urls import canonical_url
 from clustering.normalise import normalise
 from clustering.records import Article, SkipReport
 from clustering.store import Store, StoreError
@@ -55,6 +56,9 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)
     already_stored: int = 0
     new_articles: int = 0
+    updated_text: int = 0
+    updated_metadata: int = 0
+    matched_by_url: int = 0
     exact_repeats: int = 0
     near_duplicates: int = 0
     lsh_candidates: int = 0
@@ -106,7 +110,8 @@ class Progress:
 
 
 #: The story hook a run calls inside its transaction: (store, run id, new articles,
-#: article id -> group id, progress) -> summary dict.
+#: article id -> group id, progress) -> summary dict; after article updates also the keyword
+#: ``left``: the story ids that lost a member to an update (see :class:`~clustering.story_step.StoryStep`).
 StoryHook = Callable[[Store, int, list[Article], dict[str, str], Progress], dict[str, Any]]
 
 
@@ -121,6 +126,7 @@ def _article_rows(arts: Sequence[Article], seqs: Sequence[int], hashes: Sequence
         "published": pa.array([a.published for a in arts], pa.timestamp("us", tz="UTC")),
         "source": pa.array([a.source for a in arts], pa.string()),
         "url": pa.array([a.url for a in arts], pa.string()),
+        "canonical_url": pa.array([canonical_url(a.url) for a in arts], pa.string()),
         "lang": pa.array([a.lang for a in arts], pa.string()),
         "listed_on": pa.array([a.listed_on for a in arts], pa.string()),
         "input_order": pa.array([a.order for a in arts], pa.int64()),
@@ -172,6 +178,21 @@ def split_new(store: Store, arts: list[Article], skips: SkipReport) -> tuple[lis
         else:
             skips.add("id already stored with different text", a.id)
     return new, same
+
+
+def plan_batch(store: Store, arts: list[Article], skips: SkipReport):
+    """Which of ``arts`` are new, unchanged, or updates of stored articles (by id, or by
+    canonical URL under a new id): see :func:`clustering.updates.plan_updates`."""
+    from clustering.updates import plan_updates, version_key
+
+    facts = store.current_facts([a.id for a in arts])
+    urls = {canonical_url(a.url) for a in arts if a.id not in facts and a.listed_on is None} - {None}
+    url_ids = store.ids_by_canonical_url(urls) if urls else {}
+    if url_ids:
+        facts.update(store.current_facts(set(url_ids.values())))
+    superseded = {version_key(*r) for r in store.superseded_versions(facts)} if facts else set()
+    return plan_updates(arts, facts, url_ids, superseded,
+                        lambda a: content_hash(normalise(a.content)), skips)
 
 
 def dedup_into_store(store: Store, run_id: int, new: list[Article], params: DedupParams,
@@ -364,8 +385,15 @@ class NewsClusterer:
         run_id = store.next_run_id()
         summary = RunSummary(run_id=run_id, read=len(read.articles) + read.skips.total)
         with store.transaction():
-            new, summary.already_stored = split_new(store, read.articles, read.skips)
-            summary.new_articles = len(new)
+            from clustering.updates import apply_updates, finish_updates
+
+            plan = plan_batch(store, read.articles, read.skips)
+            left = apply_updates(store, plan, run_id, started)
+            new, summary.already_stored = plan.new, plan.unchanged
+            summary.new_articles = len(new) - len(plan.text_updates)
+            summary.updated_text = len(plan.text_updates)
+            summary.updated_metadata = len(plan.metadata_updates)
+            summary.matched_by_url = plan.by_url
             if new:
                 report, groups = dedup_into_store(store, run_id, new, self.config.dedup, progress,
                                                   self.config.run, timer)
@@ -373,9 +401,13 @@ class NewsClusterer:
                 summary.near_duplicates = sum(1 for e in report.edges if e.rule == "jaccard")
                 summary.lsh_candidates = report.candidates
                 summary.lsh_rejected = report.rejected
-                if self.story_step is not None:
-                    with timer("stories (embed, assign, store)"):
-                        summary.stories = self.story_step(store, run_id, new, groups, progress)
+                finish_updates(store, plan)
+            if self.story_step is not None and (new or left):
+                with timer("stories (embed, assign, store)"):
+                    # ``left`` only when an update took articles out of stories: a story hook
+                    # keeps the five-argument form (StoryHook)
+                    summary.stories = self.story_step(store, run_id, new, groups if new else {},
+                                                      progress, **({"left": left} if left else {}))
             summary.skipped = read.skips.as_dict()
             summary.skip_examples = dict(read.skips.examples)
             summary.notes = list(read.notes)
@@ -486,6 +518,11 @@ class NewsClusterer:
             raise StoreError(f"no article from source {source!r} is stored in {self.store.path}")
         return self.store.list_stories(since=since, until=until, source=source, limit=limit,
                                        min_size=min_size)
+
+    def history(self, article_id: str) -> list[dict[str, Any]]:
+        """Every stored version of one article, oldest first; the last is current (see
+        :mod:`clustering.updates`). Empty when the id is not stored."""
+        return self.store.article_history(article_id)
 
     def timeline(self, story_id: str) -> dict[str, Any]:
         """A story's articles in time order and its events. Raises StoreError when unknown."""

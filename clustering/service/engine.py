@@ -14,11 +14,13 @@ from typing import Any
 
 from clustering.config import Config
 from clustering.io.readers import read_records
-from clustering.pipeline import NewsClusterer, split_new
-from clustering.records import SkipReport
+from clustering.pipeline import NewsClusterer
+from clustering.store import Store
 
 #: Read handles kept open; a read waits for a free one (the web server's thread pool is larger).
 READERS = 8
+#: Seconds between snapshots published for readers outside the service (see Store.publish).
+SNAPSHOT_EVERY_S = 30.0
 
 
 def _reason(rec: Any) -> str:
@@ -51,7 +53,10 @@ class Engine:
     def __init__(self, db_path: str | Path, config: Config | None = None, *, embedder: Any = None,
                  readers: int = READERS):
         self.config = config or Config()
-        self.writer = NewsClusterer(db_path, self.config, embedder=embedder)
+        # the service commits every request: readers outside it (CLI) get a snapshot at most
+        # every SNAPSHOT_EVERY_S seconds, since publishing copies the whole file
+        self._store = Store(db_path, publish_every_s=SNAPSHOT_EVERY_S)
+        self.writer = NewsClusterer(self._store, self.config, embedder=embedder)
         self.lock = threading.Lock()
         read_cfg = self.config.replace(stories={"mode": "none"})  # readers never embed
         self._pool: queue.Queue[NewsClusterer] = queue.Queue()
@@ -65,12 +70,7 @@ class Engine:
         for it; sets :attr:`ready`."""
         step = self.writer.story_step
         if step is not None:
-            if step.embedder is None:
-                from clustering.embed import Embedder
-
-                e = self.config.embed
-                step.embedder = Embedder(e.model, lead_tokens=e.lead_tokens, batch_size=e.batch_size)
-            step.embedder.encode_texts(["warm up"])
+            step._embedder().encode_texts(["warm up"])  # built from the config's embed settings
         self.ready = True
 
     def close(self) -> None:
@@ -79,6 +79,7 @@ class Engine:
             r.close()
             r.store.close()
         self.writer.close()
+        self._store.close()
 
     @contextmanager
     def read(self) -> Iterator[NewsClusterer]:
@@ -95,8 +96,9 @@ class Engine:
         transaction (durable when this returns), and answer per record, in order.
 
         Returns:
-            One dict per record: ``index``, ``id``, ``status`` ("stored", "already stored" or
-            "rejected"); stored ones add ``dup_group``, ``representative_id``, ``is_duplicate``
+            One dict per record: ``index``, ``id``, ``status`` ("stored", "already stored",
+            "updated" (a stored id with other text: a new version, as ``news-cluster run`` keeps
+            it) or "rejected"); stored ones add ``dup_group``, ``representative_id``, ``is_duplicate``
             (it folds into a group whose first member was ingested before it),
             ``similarity``, ``rule``, ``joined_via``, ``story_id``; rejected ones add ``error``
             (one line). Valid records are stored even when others in the batch are rejected.
@@ -113,24 +115,20 @@ class Engine:
                 out[i]["error"] = _reason(rec) or "duplicate id in this request"
         by_id = dict(zip([a.id for a in read.articles], positions))
         with self.lock:
-            conflicts = SkipReport(max_examples=len(read.articles))
-            new, _ = split_new(self.writer.store, read.articles, conflicts)
-            new_ids = {a.id for a in new}
-            bad = set(conflicts.examples.get("id already stored with different text", []))
-            keep = [a for a in read.articles if a.id not in bad]
-            if new:
-                self.writer.ingest(keep, command="serve", overview=False)
+            before = self.writer.store.stored_hashes_of(list(by_id))
+            if read.articles:
+                self.writer.ingest(read.articles, command="serve", overview=False)
+            after = self.writer.store.stored_hashes_of(list(by_id))
             members = self.writer.store.memberships_of(list(by_id))
         for aid, i in by_id.items():
             row = out[i]
-            if aid in bad:
-                row["error"] = "id already stored with different text"
-                continue
             m = members.get(aid)
-            if m is None:  # not expected: every stored article has a membership
+            if m is None:  # e.g. a record that is an older version of a stored article
                 row["error"] = "not stored"
                 continue
-            row.update(status="stored" if aid in new_ids else "already stored",
+            status = ("stored" if aid not in before else
+                      "already stored" if before[aid] == after.get(aid) else "updated")
+            row.update(status=status,
                        dup_group=m["dup_group"], representative_id=m["representative_id"],
                        is_duplicate=m["dup_group"] != aid, similarity=m["similarity"],
                        rule=m["rule"], joined_via=m["joined_via"], story_id=m["story_id"])

@@ -24,6 +24,9 @@ Tables (see ``SCHEMA``):
   (a move closes the old row and opens a new one; rows are never overwritten), the score and the
   reason of the decision.
 - ``story_events``: created, grew, merged_into, split_from, went_quiet.
+- ``article_versions``: every superseded version of an updated article (the ``articles`` row is
+  the current one; its ``version`` counts from 1); ``articles.canonical_url`` is the URL with
+  tracking parameters, AMP variants, scheme and trailing slashes removed.
 
 All writes of a run happen in one transaction: a run that fails half way leaves the file as it
 was. DuckDB allows one writing process per file; a second one gets :class:`StoreError` at once.
@@ -32,12 +35,13 @@ was. DuckDB allows one writing process per file; a second one gets :class:`Store
 from .articles import ArticleTables
 from .base import StoreError, as_utc
 from .stories import StoryTables
+from .versions import VersionTables
 from .views import EXPORT_FORMATS, ReadViews
 
 __all__ = ["EXPORT_FORMATS", "Store", "StoreError", "as_utc"]
 
 
-class Store(ArticleTables, StoryTables, ReadViews):
+class Store(ArticleTables, StoryTables, VersionTables, ReadViews):
     """A connection to one DuckDB file; all of the engine's SQL lives in this package.
 
     Args:

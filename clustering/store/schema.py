@@ -34,4 +34,12 @@ CREATE TABLE IF NOT EXISTS story_members (
 CREATE TABLE IF NOT EXISTS story_events (
     story_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, other_story_id VARCHAR,
     event_time TIMESTAMPTZ NOT NULL, run_id BIGINT, detail VARCHAR);
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS canonical_url VARCHAR;
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS version BIGINT DEFAULT 1;
+CREATE TABLE IF NOT EXISTS article_versions (
+    id VARCHAR NOT NULL, version BIGINT NOT NULL, title VARCHAR, text VARCHAR,
+    published TIMESTAMPTZ, source VARCHAR, url VARCHAR, canonical_url VARCHAR, lang VARCHAR,
+    content_hash VARCHAR NOT NULL, stored_run BIGINT, superseded_run BIGINT NOT NULL,
+    received_id VARCHAR, change VARCHAR NOT NULL, group_id VARCHAR, story_id VARCHAR,
+    PRIMARY KEY (id, version));
 """

@@ -134,7 +134,9 @@ class DedupParams:
         settings are not comparable and are recomputed."""
         s = self.shingles
         scheme = "a32" if self.minhash == "datasketch" else self.minhash
-        return f"mh-{scheme}-p{self.num_perm}-s{self.seed}-w{s.word_k}-c{s.char_k}-t{s.short_tokens}"
+        # boilerplate shingles are dropped before MinHash, so the setting changes signatures
+        return (f"mh-{scheme}-p{self.num_perm}-s{self.seed}-w{s.word_k}-c{s.char_k}-t{s.short_tokens}"
+                f"-b{self.boilerplate_min_articles}")
 
     def band_key(self) -> str:
         """A key naming the settings stored LSH band keys depend on (the fingerprint settings and

@@ -68,6 +68,26 @@ class DedupParams:
         minhash: "rensa" (Rust, the fastest measured) or "datasketch" (our numpy port of
             datasketch's scheme, value for value); stored signatures of another scheme are
             recomputed once.
+        containment: containment threshold |A ∩ B| / min(|A|, |B|) for word-shingled texts: a
+            candidate pair below the Jaccard threshold is still joined when the smaller text is
+            this much contained in the larger (a wire story reprinted with paragraphs appended).
+        containment_min_shingles: the smaller text needs at least this many word shingles for
+            the containment rule (a short text contained in a long one is weak evidence).
+        containment_min_jaccard: the containment rule also needs this Jaccard: below it, LSH
+            tuned for ``threshold`` proposes the pair too rarely for the rule to be reliable
+            (whether a pair joins would depend on chance hits of the MinHash scheme).
+        body_numbers: the numbers rule for full articles: two bodies that differ in a number in
+            the same context ("2 killed" vs "21 killed") are not near-duplicates.
+        min_headline_tokens: a headline-only item needs this many tokens to be joined at all
+            (a one- or two-word title such as "كاريكاتير" or "Cartoon" is a label, not a
+            headline: the same label from two outlets is two items).
+        generic_title_bodies: a title seen over this many different bodies in a batch is
+            generic (a recurring column or section name); headline-only items with it are
+            not joined.
+        boilerplate_min_articles: a word shingle found in at least this many distinct texts
+            of one source in a batch is that outlet's boilerplate (footer, copyright line) and
+            is dropped before MinHash and verification
+            (:mod:`clustering.dedup.boilerplate`); 0 turns this off.
 
     Raises:
         ValueError: a threshold outside (0, 1), ``num_perm`` < 16 or an unknown scheme.
@@ -79,8 +99,23 @@ class DedupParams:
     seed: int = 1
     shingles: ShingleParams = field(default_factory=ShingleParams)
     minhash: str = "rensa"
+    containment: float = 0.8
+    containment_min_shingles: int = 40
+    containment_min_jaccard: float = 0.4
+    body_numbers: bool = True
+    min_headline_tokens: int = 3
+    generic_title_bodies: int = 3
+    boilerplate_min_articles: int = 10
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.containment <= 1.0:
+            raise ValueError(f"containment must be in (0, 1], got {self.containment}")
+        if self.boilerplate_min_articles != 0 and self.boilerplate_min_articles < 2:
+            raise ValueError("boilerplate_min_articles must be 0 (off) or >= 2")
+        if self.min_headline_tokens < 1 or self.generic_title_bodies < 2:
+            raise ValueError("min_headline_tokens must be >= 1 and generic_title_bodies >= 2")
+        if self.containment_min_shingles < 1:
+            raise ValueError("containment_min_shingles must be >= 1")
         if self.minhash not in ("rensa", "datasketch"):
             raise ValueError(f"minhash must be rensa or datasketch, got {self.minhash!r}")
         for name in ("threshold", "char_threshold"):
@@ -99,7 +134,9 @@ class DedupParams:
         settings are not comparable and are recomputed."""
         s = self.shingles
         scheme = "a32" if self.minhash == "datasketch" else self.minhash
-        return f"mh-{scheme}-p{self.num_perm}-s{self.seed}-w{s.word_k}-c{s.char_k}-t{s.short_tokens}"
+        # boilerplate shingles are dropped before MinHash, so the setting changes signatures
+        return (f"mh-{scheme}-p{self.num_perm}-s{self.seed}-w{s.word_k}-c{s.char_k}-t{s.short_tokens}"
+                f"-b{self.boilerplate_min_articles}")
 
     def band_key(self) -> str:
         """A key naming the settings stored LSH band keys depend on (the fingerprint settings and

@@ -459,6 +459,24 @@ class NewsClusterer:
         except ValueError:
             return self.config
 
+    def _batch_boilerplate(self, ids: Sequence[str], cfg: Config) -> np.ndarray:
+        """The outlet boilerplate the engine learned over the fingerprint batches of ``ids``
+        (re-learned from the stored batch mates; see :mod:`clustering.dedup.boilerplate`)."""
+        from clustering.dedup.boilerplate import learn_boilerplate
+        from clustering.dedup.engine import content_hash
+
+        if not cfg.dedup.boilerplate_min_articles:
+            return np.zeros(0, np.uint64)
+        found = [np.zeros(0, np.uint64)]
+        for art_id in dict.fromkeys(ids):
+            rows = self.store.batch_mates(art_id, cfg.run.fingerprint_batch)
+            normed, kinds, sets, _ = shingle_texts(
+                [Article(id=i, title=t, text=x).content for i, t, x, _ in rows], cfg.dedup)
+            hashes = [content_hash(n) for n in normed]
+            found.append(learn_boilerplate([r[3] for r in rows], sets, kinds, hashes,
+                                           cfg.dedup.boilerplate_min_articles))
+        return np.unique(np.concatenate(found))
+
     def explain(self, id_a: str, id_b: str) -> dict[str, Any]:
         """Why two stored articles are or are not near-duplicates (the engine's own rule, with
         the settings of the last run: Jaccard, MinHash estimate, LSH candidacy, shared shingles,
@@ -471,7 +489,8 @@ class NewsClusterer:
         cfg = self.stored_config()
         content = lambda f: Article(id=f["id"], title=f["title"], text=f["text"]).content
         ex = explain_dedup(content(fa), content(fb), cfg.dedup, title_a=fa["title"],
-                           title_b=fb["title"])
+                           title_b=fb["title"], boilerplate=self._batch_boilerplate(
+                               (id_a, id_b), cfg))
         ex.groups = (fa["dup_group"], fb["dup_group"])
         ex.same_group = fa["dup_group"] is not None and fa["dup_group"] == fb["dup_group"]
         out: dict[str, Any] = {
@@ -484,6 +503,13 @@ class NewsClusterer:
             nd["verdict"] += "; they share a group through other members (transitive link)"
         elif ex.same_group:
             nd["verdict"] += "; same near-duplicate group"
+        if ex.same_group:  # the verified links that joined them (single-link grouping)
+            from clustering.explain import join_path
+
+            def via(x: str):
+                f = self.store.article_facts(x)
+                return f["joined_via"], f["similarity"], f["rule"]
+            nd["join_path"] = join_path(via, id_a, id_b)
         out["near_duplicate"] = nd
         story = explain_story(self.store, id_a, id_b, cfg.stories)
         if story:

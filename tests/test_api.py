@@ -71,8 +71,12 @@ def test_deduplicator_in_memory_equals_the_stored_run(day, stored_groups):
     for lab, g in zip(labels, d.group_ids_):
         assert first.setdefault(g, lab) == lab
     sims = d.similarities_
-    assert np.isnan(sims[0]) and np.nanmin(sims) >= min(Config().dedup.threshold,
-                                                         Config().dedup.char_threshold)
+    # a Jaccard joined pair reaches its threshold; a containment joined one (wire reprinted with
+    # paragraphs appended) may be below it, but never below the containment rule's floor
+    by_jaccard = np.array([r not in (None, "containment") for r in d.rules_])
+    assert np.isnan(sims[0]) and np.nanmin(sims[by_jaccard]) >= min(Config().dedup.threshold,
+                                                                    Config().dedup.char_threshold)
+    assert "containment" in d.rules_ and np.nanmin(sims) > 0.1
 
 
 def test_deduplicator_partial_fit_in_halves_equals_one_fit(day):
@@ -212,7 +216,7 @@ def test_groups_are_unchanged(golden_nc):
                               for m in g["members"]]} for g in rows]
     canon = json.dumps(old_shape, sort_keys=True, ensure_ascii=False, default=str)
     assert hashlib.sha256(canon.encode()).hexdigest() == \
-        "ea8e435d460ed6b1ac0d47f46fd1b33e04757f3caca0d5c7dc1f46eca429d791"
+        "8edbc7bc03a798ab9ad9597eb35c7e26da576a224ab827e897c082cc256a4200"
     assert {"title", "published", "joined_via"} <= set(rows[0]["members"][0])
 
 
@@ -222,7 +226,7 @@ def test_dedup_feed_is_unchanged(tmp_path):
         nc.ingest([EGY_DAY, SEED_PAGE], command="dedup")
         nc.feed(out)
     assert hashlib.sha256(out.read_bytes()).hexdigest() == \
-        "07250a561c3f9ded012692f513973e47b127e97b4580ebe291e99b8e83759b64"
+        "5b8a6e32b65bd4bfbcbf0015e329b9aabc410e3b6fda6fc59ccfc94cc48937a6"
 
 
 def test_cli_export_agrees_with_the_golden_partition(day_db, tmp_path):

@@ -11,6 +11,7 @@ from clustering.dedup.engine import DedupParams, UnionFind, fingerprint_batch
 from clustering.dedup.exact import all_pairs_jaccard
 from clustering.dedup.lsh import bands_rows, candidate_probability
 from clustering.dedup.minhash import fold32, signatures
+from clustering.dedup.rules import decide
 from clustering.dedup.shingles import ShingleParams, jaccard, shingle_batch, token_hashes
 from clustering.normalise import normalise, tokens
 from clustering.store import Store
@@ -148,8 +149,14 @@ def test_egynews_groups_agree_with_brute_force_jaccard(egy_store, egy_day_articl
     pairs = []
     for kind in ("word", "char"):
         idx = [i for i, k in enumerate(fp.kinds) if k == kind]
-        for i, j, _ in all_pairs_jaccard([fp.shingles[i] for i in idx], params.threshold_for(kind)):
-            pairs.append((arts[idx[i]].id, arts[idx[j]].id))
+        # word pairs: every pair the rules join (Jaccard or containment, numbers rule), found
+        # by brute force from a low Jaccard floor, each put to the engine's own decide()
+        floor = 0.1 if kind == "word" else params.threshold_for(kind)
+        for i, j, _ in all_pairs_jaccard([fp.shingles[i] for i in idx], floor):
+            a, b = idx[i], idx[j]
+            if kind == "char" or decide((fp.shingles[a], fp.tokens[a]), (fp.shingles[b], fp.tokens[b]),
+                                        params.threshold, kind="word", params=params).joined:
+                pairs.append((arts[a].id, arts[b].id))
     # headline rule: headline-only items against full articles' titles
     short = [i for i, k in enumerate(fp.kinds) if k == "char"]
     titled = [i for i in range(len(arts)) if fp.has_title_fingerprint(i)]

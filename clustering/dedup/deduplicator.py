@@ -55,7 +55,7 @@ class Deduplicator(ParamsMixin):
         similarities_: (n_accepted,) float64 exact Jaccard with the article it joined through
             (1.0 for exact repeats, NaN for a group's first member).
         joined_via_: per accepted article, the id it joined through, or None.
-        rules_: per accepted article, "exact", "jaccard", "headline" or None.
+        rules_: per accepted article, "exact", "jaccard", "containment", "headline" or None.
         representatives_: group id -> representative article id (earliest published; ties:
             longest text, then input order).
         skips_: :class:`~clustering.records.SkipReport` of records not taken.

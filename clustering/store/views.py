@@ -274,6 +274,18 @@ class ReadViews(StoreBase):
             "SELECT id, title, text FROM articles")}
         return dup, story, titles
 
+    def batch_mates(self, article_id: str, batch_size: int) -> list[tuple[str, str, str, str | None]]:
+        """The articles fingerprinted in one batch with ``article_id``: same run, same block of
+        ``batch_size`` in ingest order (a run numbers its new articles from its first ``seq``).
+        Rows ``(id, title, text, source)``; [] when the id is not stored. Used to re-learn the
+        batch's outlet boilerplate for ``explain``."""
+        return [(r[0], r[1] or "", r[2] or "", r[3]) for r in self._rows(
+            "WITH a AS (SELECT run_id, seq FROM articles WHERE id = ?), "
+            "r AS (SELECT min(seq) AS s0 FROM articles WHERE run_id = (SELECT run_id FROM a)) "
+            "SELECT x.id, x.title, x.text, x.source FROM articles x, a, r "
+            "WHERE x.run_id = a.run_id AND (x.seq - r.s0) // ? = (a.seq - r.s0) // ? ORDER BY x.seq",
+            [article_id, batch_size, batch_size])]
+
     def all_texts(self) -> dict[str, tuple[str, str]]:
         """id -> (title, text) of every stored article."""
         return {r[0]: (r[1] or "", r[2] or "") for r in self._rows("SELECT id, title, text FROM articles")}

@@ -24,6 +24,10 @@ Tables (see ``SCHEMA``):
   (a move closes the old row and opens a new one; rows are never overwritten), the score and the
   reason of the decision.
 - ``story_events``: created, grew, merged_into, split_from, went_quiet.
+- ``doc_freqs``: document frequencies of story terms (TF-IDF of the hybrid story scorer),
+  updated as units are embedded; the reserved term ``''`` holds the number of documents.
+- ``story_state``: per story, the hybrid scorer's state (JSON: embedding sum, sparse
+  centroids, kept members; :meth:`clustering.stories.HybridStories.to_dict`).
 
 All writes of a run happen in one transaction: a run that fails half way leaves the file as it
 was. DuckDB allows one writing process per file; a second one gets :class:`StoreError` at once.

@@ -1,0 +1,120 @@
+"""The hybrid story scorer inside the engine (store, NewsClusterer, StoryClusterer), on real data
+with the real embedding model: batch order invariance, stored state and document frequencies,
+explain, the in-memory estimator."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from clustering import Config, NewsClusterer, StoryClusterer
+from clustering.evaluate.metrics import bcubed
+from clustering.io.readers import read_articles
+
+from .conftest import SEED_PAGE, scalar
+
+pytestmark = pytest.mark.slow  # the embedding model on real data
+
+N_DAY = 150
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    from clustering.embed import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="module")
+def articles(egy_day_articles):
+    """The seed page and the first N_DAY articles of the bundled EgyNews day."""
+    return read_articles([SEED_PAGE]).articles + list(egy_day_articles[:N_DAY])
+
+
+def open_stories(nc: NewsClusterer) -> dict[str, str]:
+    return dict(nc.store.con.execute(
+        "SELECT article_id, story_id FROM story_members WHERE valid_to IS NULL").fetchall())
+
+
+def test_batch_mode_is_invariant_to_input_order(articles, embedder):
+    cfg = Config().replace(stories={"mode": "batch"})
+    runs = []
+    for seed in (None, 1):
+        arts = list(articles)
+        if seed is not None:
+            random.Random(seed).shuffle(arts)
+        with NewsClusterer(":memory:", cfg, embedder=embedder) as nc:
+            nc.ingest(arts)
+            runs.append(open_stories(nc))
+    a, b = runs
+    assert set(a) == set(b) == {x.id for x in articles}
+    ids = sorted(a)
+    assert len(set(a.values())) > 20                          # many stories, not one blob
+    assert bcubed([a[i] for i in ids], [b[i] for i in ids]).f1 == 1.0
+
+
+def test_online_hybrid_keeps_state_and_document_frequencies_in_the_store(articles, embedder):
+    with NewsClusterer(":memory:", Config(), embedder=embedder) as nc:
+        half = len(articles) // 2
+        nc.ingest(articles[:half])
+        st = nc.store
+        units = scalar(st, "SELECT count(*) FROM embeddings")
+        # every embedded unit counted once in the document frequencies
+        assert scalar(st, "SELECT df FROM doc_freqs WHERE term = ''") == units
+        # every story with an embedded member has a state; its size is its embedded members
+        sizes = dict(st.con.execute("SELECT story_id, units FROM stories WHERE units > 0").fetchall())
+        states = {k: json.loads(v) for k, v in st.con.execute(
+            "SELECT story_id, state FROM story_state").fetchall()}
+        assert set(states) == set(sizes)
+        assert all(states[k]["size"] == sizes[k] for k in sizes)
+        first = open_stories(nc)
+        nc.ingest(articles[half:])
+        units2 = scalar(st, "SELECT count(*) FROM embeddings")
+        assert units2 > units
+        assert scalar(st, "SELECT df FROM doc_freqs WHERE term = ''") == units2
+        now = open_stories(nc)
+        assert {k: now[k] for k in first} == first             # online never moves members
+        sizes = dict(st.con.execute("SELECT story_id, units FROM stories WHERE units > 0").fetchall())
+        states = {k: json.loads(v)["size"] for k, v in st.con.execute(
+            "SELECT story_id, state FROM story_state").fetchall()}
+        assert states == sizes
+        # a re-cluster (batch, hybrid) moves members: the states follow the memberships
+        nc.recluster()
+        sizes = dict(st.con.execute("SELECT story_id, units FROM stories WHERE units > 0").fetchall())
+        states = {k: json.loads(v)["size"] for k, v in st.con.execute(
+            "SELECT story_id, state FROM story_state").fetchall()}
+        assert states == sizes
+        assert scalar(st, "SELECT df FROM doc_freqs WHERE term = ''") == units2  # no recount
+
+
+def test_explain_reports_probability_features_and_threshold(articles, embedder):
+    with NewsClusterer(":memory:", Config(), embedder=embedder) as nc:
+        nc.ingest(articles[:11])                                  # the seed page
+        stories = open_stories(nc)
+        page = next(k for k in stories if "#" not in k)
+        naval = [k for k in stories if k.endswith("#related-1") or k.endswith("#related-2")]
+        same = nc.explain(*naval)["story"]
+        apart = nc.explain(page, naval[0])["story"]
+    assert same["same_story"] and same["probability"] >= same["threshold"] == 0.5
+    assert not apart["same_story"] and apart["probability"] < 0.5
+    assert "hybrid" in apart["verdict"] and "P(same story)" in apart["verdict"]
+    assert set(apart["features"]) >= {"emb", "title", "text", "ent", "log_gap_days"}
+
+
+def test_story_clusterer_hybrid_batch_and_online_on_the_seed_page(embedder):
+    arts = read_articles([SEED_PAGE]).articles
+    ids = [a.id for a in arts]
+    page = next(i for i, a in enumerate(ids) if "#" not in a)
+    naval = [i for i, a in enumerate(ids) if a.endswith(("#related-1", "#related-2"))]
+    batch = StoryClusterer(embedder=embedder).fit_predict(arts)
+    online = StoryClusterer(embedder=embedder).partial_fit(arts).labels_
+    cosine = StoryClusterer(embedder=embedder, scorer="cosine").fit_predict(arts)
+    for labels in (batch, online):
+        assert labels[naval[0]] == labels[naval[1]]
+        assert np.sum(labels == labels[page]) == 1          # the page article alone
+    assert np.sum(cosine == cosine[page]) > 1               # the cosine scorer merges it
+    with pytest.raises(ValueError):
+        StoryClusterer(scorer="nope").fit(arts)

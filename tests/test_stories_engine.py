@@ -118,3 +118,43 @@ def test_story_clusterer_hybrid_batch_and_online_on_the_seed_page(embedder):
     assert np.sum(cosine == cosine[page]) > 1               # the cosine scorer merges it
     with pytest.raises(ValueError):
         StoryClusterer(scorer="nope").fit(arts)
+
+
+def test_cli_train_refits_the_scorer_and_run_uses_it(tmp_path):
+    import gzip
+
+    from typer.testing import CliRunner
+
+    from clustering.cli import app
+    from clustering.stories import StoryScorer
+
+    from .conftest import shared
+
+    src = shared("ecbplus/ecbplus_topics_1-35.jsonl.gz")
+    with gzip.open(src, "rt", encoding="utf-8") as fh:
+        rows = [r for r in map(json.loads, fh) if r["topic"] in (1, 2, 3)]
+    data = tmp_path / "ecb.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    runner = CliRunner()
+    out = tmp_path / "w.json"
+    res = runner.invoke(app, ["train", str(data), "--input", str(data), "--gold-column",
+                              "story_id", "--group-column", "topic", "--out", str(out)],
+                        catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    sc = StoryScorer.load(out)
+    assert sc.meta["articles"] == len(rows) and sc.meta["stories"] == len({r["story_id"] for r in rows})
+    f1 = {k: float(v) for k, v in (ln.split(": ") for ln in res.output.splitlines()
+                                   if ln.startswith("in-sample"))}
+    assert f1["in-sample B-cubed F1 (new scorer)"] > 0.8
+    db = tmp_path / "t.duckdb"
+    res = runner.invoke(app, ["run", str(data), "--db", str(db), "--scorer-weights", str(out),
+                              "--json", "-q"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    with NewsClusterer(db, read_only=True) as nc:
+        assert nc.stored_config().stories.scorer_weights == str(out)
+        reasons = [r[0] for r in nc.store.con.execute(
+            "SELECT reason FROM story_members WHERE reason LIKE 'joined%'").fetchall()]
+    assert reasons and all("P(same story)" in r for r in reasons)
+    bad = runner.invoke(app, ["run", str(data), "--db", str(db), "--scorer-weights",
+                              str(tmp_path / "missing.json")])
+    assert bad.exit_code != 0 and "scorer-weights" in bad.output

@@ -44,6 +44,7 @@ from clustering.stories import (
     reconcile,
     story_score,
 )
+from clustering.stories.display import display_terms
 from clustering.stories.scoring import SECONDS_PER_DAY
 
 #: A decision for one unit: (story id, score or None, reason).
@@ -335,7 +336,8 @@ def _growth_events(store: Store, run_id: int, touched: set[str], created: set[st
 def _refresh_stories(store: Store, run_id: int, touched: set[str], model_id: str,
                      params: StoryParams) -> None:
     """Recompute the rows of the touched stories from their open memberships: times, sizes,
-    centroid sums over embedded units, guard features of the first unit, label, representative
+    centroid sums over embedded units, guard features of the first unit, label (c-TF-IDF terms
+    in the titles' own spelling, :func:`~clustering.stories.display.display_terms`), representative
     (the member of the largest near-duplicate group; ties: earliest published, then ingest)."""
     if not touched:
         return
@@ -366,7 +368,9 @@ def _refresh_stories(store: Store, run_id: int, touched: set[str], model_id: str
             "vector_sum": [float(x) for x in vec_sum], "model_id": model_id,
             "guard": json.dumps(guard) if guard else None,
             "label": next((r[2] for r in rows if r[1] == rep), None) if rows else None,
-            "label_terms": labels.get(sid, []), "representative_id": rep,
+            "label_terms": display_terms(labels.get(sid, []),
+                                         [r[2] or (r[3] or "")[:300] for r in rows]),
+            "representative_id": rep,
             "status": "active" if rows else "merged",
             "created_run": old.get(sid, run_id), "updated_run": run_id,
         })

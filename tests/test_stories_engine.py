@@ -158,3 +158,22 @@ def test_cli_train_refits_the_scorer_and_run_uses_it(tmp_path):
     bad = runner.invoke(app, ["run", str(data), "--db", str(db), "--scorer-weights",
                               str(tmp_path / "missing.json")])
     assert bad.exit_code != 0 and "scorer-weights" in bad.output
+
+
+def test_story_labels_are_shown_in_the_titles_spelling(articles, embedder):
+    from clustering.normalise import normalise
+
+    with NewsClusterer(":memory:", Config(), embedder=embedder) as nc:
+        nc.ingest(articles)
+        rows = nc.store.con.execute(
+            "SELECT s.story_id, s.label_terms, list(coalesce(nullif(a.title, ''), "
+            "substr(coalesce(a.text, ''), 1, 300))) FROM stories s JOIN story_members m "
+            "USING (story_id) JOIN articles a ON a.id = m.article_id WHERE m.valid_to IS NULL "
+            "GROUP BY ALL").fetchall()
+    changed = 0
+    for _, terms, titles in rows:
+        words = {w for t in titles for w in t.split()}      # titles (no title: the lead)
+        for term in terms:
+            assert any(term in w for w in words), (term, titles)  # a word of the titles
+            changed += term != normalise(term)
+    assert changed > 0               # some terms differ from their normalised form ("ة", capitals)

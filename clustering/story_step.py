@@ -6,7 +6,11 @@ once (syndicated copies cost no embedding) and the whole group follows the story
 every article has a story membership. Memberships are never overwritten: a move closes the open
 row (``valid_to``) and opens a new one, and every change of a story is an event.
 
-Modes (the same :func:`~clustering.stories.scoring.story_score` in both):
+Scorers (``StoryParams.scorer``): "hybrid" (default), the learned P(same story) of
+:mod:`clustering.stories.scorer` at its threshold (0.5), fed from the store by
+:mod:`clustering.story_hybrid` (document frequencies, story states); "cosine", the
+time-decayed embedding cosine :func:`~clustering.stories.scoring.story_score` with the guard
+as a veto. Modes (the same scorer in both):
 
 * **online** (default): new groups are assigned in time order to the active stories of the store
   (a bounded window, never all stories ever) or start new ones.

@@ -221,7 +221,8 @@ EXPLAIN_FEATURES = ("emb", "title", "text", "ent", "place_conflict", "number_con
 def explain_pair(store: Store, params: StoryParams, a: tuple, b: tuple) -> dict[str, Any]:
     """P(same story) of two embedded units ``(id, vector, title, text, published)`` with the
     stored document frequencies, the main features and each one's share of the logit
-    (coefficient x value), and the threshold."""
+    (coefficient x value; ``logit_rest``: intercept and interaction features), and the
+    threshold."""
     scorer = load_scorer(params)
     cache = TermCache()
     tg = [cache.get(u[0], u[2] or "", u[3] or "") for u in (a, b)]
@@ -239,4 +240,6 @@ def explain_pair(store: Store, params: StoryParams, a: tuple, b: tuple) -> dict[
     return {"scorer": "hybrid" + (f" ({params.scorer_weights})" if params.scorer_weights else
                                   " (shipped scorer_v1.json)"),
             "probability": round(p, 4), "threshold": scorer.threshold, "features": feats,
-            "logit_shares": share}
+            "logit_shares": share,
+            # the intercept and the interaction features (products of the above) make up the rest
+            "logit_rest": round(float(scorer.logit(x)) - sum(share.values()), 3)}

@@ -157,17 +157,31 @@ def make_config(*, threshold: float, char_threshold: float, num_perm: int, word_
                 char_k: int, stories: str = DEFAULTS.stories.mode,
                 model: str | None = DEFAULTS.embed.model,
                 story_threshold: float = DEFAULTS.stories.threshold,
-                lead_tokens: int = DEFAULTS.embed.lead_tokens) -> Config:
+                lead_tokens: int = DEFAULTS.embed.lead_tokens,
+                scorer: str = DEFAULTS.stories.scorer,
+                scorer_weights: Path | None = DEFAULTS.stories.scorer_weights) -> Config:
     """The :class:`~clustering.config.Config` of a command's options; raises CliError naming
     the option when a value is out of range."""
     if stories not in STORY_MODES:
         raise CliError(f"--stories must be online, batch or none, got {stories!r}")
+    weights = None if scorer_weights is None else str(scorer_weights)
+    if scorer_weights is not None:
+        if not Path(scorer_weights).is_file():
+            raise CliError(f"--scorer-weights {scorer_weights}: no such file")
+        from clustering.stories import StoryScorer
+
+        try:
+            StoryScorer.load(scorer_weights)
+        except (ValueError, KeyError, OSError) as exc:
+            raise CliError(f"--scorer-weights {scorer_weights}: {exc}") from None
     for opt, section, changes in (
             ("--threshold", "dedup", {"threshold": threshold}),
             ("--char-threshold", "dedup", {"char_threshold": char_threshold}),
             ("--num-perm", "dedup", {"num_perm": num_perm}),
             ("--word-k/--char-k", "dedup", {"shingles": {"word_k": word_k, "char_k": char_k}}),
             ("--story-threshold", "stories", {"threshold": story_threshold, "mode": stories}),
+            ("--scorer/--scorer-weights", "stories", {"scorer": scorer,
+                                                      "scorer_weights": weights}),
             ("--lead-tokens", "embed", {"lead_tokens": lead_tokens, "model": model})):
         try:
             DEFAULTS.replace(**{section: changes})
@@ -176,7 +190,8 @@ def make_config(*, threshold: float, char_threshold: float, num_perm: int, word_
     return DEFAULTS.replace(
         dedup={"threshold": threshold, "char_threshold": char_threshold, "num_perm": num_perm,
                "shingles": {"word_k": word_k, "char_k": char_k}},
-        stories={"mode": stories, "threshold": story_threshold},
+        stories={"mode": stories, "threshold": story_threshold, "scorer": scorer,
+                 "scorer_weights": weights},
         embed={"model": model, "lead_tokens": lead_tokens})
 
 
@@ -194,7 +209,12 @@ StoriesOpt = typer.Option(DEFAULTS.stories.mode, help="Story clustering: online,
 ModelOpt = typer.Option(DEFAULTS.embed.model, help="sentence-transformers model name or folder "
                         "(default: multilingual-e5-small, offline).")
 StoryThrOpt = typer.Option(DEFAULTS.stories.threshold, help="Story similarity threshold (cosine "
-                           "units of the model).")
+                           "units of the model; --scorer cosine only).")
+ScorerOpt = typer.Option(DEFAULTS.stories.scorer, help="Story scorer: hybrid (learned P(same "
+                         "story), threshold 0.5) or cosine (decayed embedding cosine, "
+                         "--story-threshold).")
+WeightsOpt = typer.Option(None, "--scorer-weights", help="Scorer weights JSON (from `train`; "
+                          "default: the shipped scorer_v1.json).")
 LeadOpt = typer.Option(DEFAULTS.embed.lead_tokens, help="Body tokens embedded after the title.")
 
 
@@ -252,13 +272,15 @@ def run(inputs: list[Path] = typer.Argument(..., help="Article files (.jsonl/.cs
         threshold: float = ThrOpt, char_threshold: float = CharThrOpt, num_perm: int = PermOpt,
         word_k: int = WordKOpt, char_k: int = CharKOpt, stories: str = StoriesOpt,
         model: Optional[str] = ModelOpt, story_threshold: float = StoryThrOpt,
-        lead_tokens: int = LeadOpt,
+        lead_tokens: int = LeadOpt, scorer: str = ScorerOpt,
+        scorer_weights: Optional[Path] = WeightsOpt,
         json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:
     """Ingest articles: find exact repeats and near-duplicates, group stories, store all in DuckDB."""
     config = make_config(threshold=threshold, char_threshold=char_threshold, num_perm=num_perm,
                          word_k=word_k, char_k=char_k, stories=stories, model=model,
-                         story_threshold=story_threshold, lead_tokens=lead_tokens)
+                         story_threshold=story_threshold, lead_tokens=lead_tokens,
+                         scorer=scorer, scorer_weights=scorer_weights)
     mapping = parse_mapping(map_)
     with NewsClusterer(db, config) as nc, \
             RichProgressReporter(not quiet) as prog:
@@ -367,7 +389,8 @@ def demo(db: Path = typer.Option(Path("news-demo.duckdb"), "--db", help="DuckDB 
         char_threshold=d.dedup.char_threshold, num_perm=d.dedup.num_perm,
         word_k=d.dedup.shingles.word_k, char_k=d.dedup.shingles.char_k, stories=stories,
         model=d.embed.model, story_threshold=d.stories.threshold,
-        lead_tokens=d.embed.lead_tokens, json_out=False, quiet=quiet)
+        lead_tokens=d.embed.lead_tokens, scorer=d.stories.scorer, scorer_weights=None,
+        json_out=False, quiet=quiet)
     _say(f"next: news-cluster groups --db {db}   |   news-cluster stories --db {db}")
 
 
@@ -505,7 +528,8 @@ def recluster(db: Path = DbOpt,
               model: Optional[str] = typer.Option(DEFAULTS.embed.model, help="The model the "
                                                   "stories were built with (default: "
                                                   "multilingual-e5-small)."),
-              story_threshold: float = StoryThrOpt) -> None:
+              story_threshold: float = StoryThrOpt, scorer: str = ScorerOpt,
+              scorer_weights: Optional[Path] = WeightsOpt) -> None:
     """Batch re-cluster the stories of a time window from scratch; ids stay stable, moves,
     merges and splits are recorded."""
     lo, hi = _window(since, until)
@@ -513,7 +537,8 @@ def recluster(db: Path = DbOpt,
     config = make_config(threshold=d.dedup.threshold, char_threshold=d.dedup.char_threshold,
                          num_perm=d.dedup.num_perm, word_k=d.dedup.shingles.word_k,
                          char_k=d.dedup.shingles.char_k, stories="batch", model=model,
-                         story_threshold=story_threshold)
+                         story_threshold=story_threshold, scorer=scorer,
+                         scorer_weights=scorer_weights)
     with NewsClusterer(db, config) as nc:
         summary = nc.recluster(since=lo, until=hi)
     changes = summary.pop("changes", None)
@@ -565,6 +590,53 @@ def serve(db: Path = DbOpt,
     uvicorn.run(create_app(db, token=token or "", config=config,
                            max_body_bytes=max_body_bytes or MAX_BODY_BYTES),
                 host=host, port=port, log_level=log_level)
+
+
+@app.command()
+@_guard
+def train(gold: Path = typer.Argument(..., help="Gold file (.jsonl/.csv/.tsv, optionally .gz): "
+                                       "id + story label per article (as `evaluate`)."),
+          input_: list[Path] = typer.Option(..., "--input", help="The labelled articles' files."),
+          out: Path = typer.Option(Path("scorer.json"), "--out", help="Weights file to write."),
+          map_: Optional[list[str]] = MapOpt,
+          id_column: str = typer.Option("id", help="Id column of the gold file (doc_id is "
+                                        "used when there is no id column)."),
+          gold_column: str = typer.Option("cluster", help="Gold story column."),
+          group_column: Optional[str] = typer.Option(None, help="Optional group column (e.g. "
+                                                     "topic): hard negatives inside groups."),
+          model: Optional[str] = ModelOpt, lead_tokens: int = LeadOpt,
+          c: float = typer.Option(1.0, "--C", help="Inverse L2 penalty of the logistic fit.")
+          ) -> None:
+    """Refit the story scorer on your own labels; use it with `run --scorer-weights FILE`."""
+    from clustering.evaluate.runner import read_table
+    from clustering.io.readers import read_articles
+    from clustering.train import train_scorer
+
+    rows = read_table(gold)
+    if rows and id_column not in rows[0] and id_column == "id" and "doc_id" in rows[0]:
+        id_column = "doc_id"
+    for col in (id_column, gold_column) + ((group_column,) if group_column else ()):
+        if rows and col not in rows[0]:
+            raise CliError(f"{gold}: no column {col!r} (columns: {', '.join(rows[0])})")
+    labels = {str(r[id_column]): r[gold_column] for r in rows
+              if r[id_column] is not None and r[gold_column] is not None}
+    groups = ({str(r[id_column]): r[group_column] for r in rows if r[id_column] is not None}
+              if group_column else None)
+    read = read_articles(input_, mapping=parse_mapping(map_))
+    embed = DEFAULTS.replace(embed={"model": model, "lead_tokens": lead_tokens}).embed
+    from clustering.embed import Embedder
+
+    embedder = Embedder(embed.model, lead_tokens=embed.lead_tokens, batch_size=embed.batch_size,
+                        backend=embed.backend if embed.model is None else "torch")
+    try:
+        scorer, info = train_scorer(read.articles, labels, embedder, groups=groups, C=c,
+                                    source=str(gold))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    scorer.save(out)
+    for k, v in info.items():
+        _say(f"{k}: {v}")
+    _say(f"weights -> {out}   (use: news-cluster run ... --scorer-weights {out})")
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Config", "DedupParams", "EmbedParams", "LINKAGES", "RunParams", "STORY_MODES",
+__all__ = ["Config", "DedupParams", "EmbedParams", "LINKAGES", "RunParams", "STORY_MODES", "STORY_SCORERS",
            "ShingleParams", "StoryParams"]
 
 #: Linkages accepted by :class:`StoryParams` (``ward`` needs Euclidean inputs, not a
@@ -26,6 +26,8 @@ __all__ = ["Config", "DedupParams", "EmbedParams", "LINKAGES", "RunParams", "STO
 LINKAGES = ("average", "complete", "single")
 #: Story modes: online assignment, batch re-clustering of a window, or no stories.
 STORY_MODES = ("online", "batch", "none")
+#: Story scorers: the learned hybrid P(same story) or the decayed embedding cosine.
+STORY_SCORERS = ("hybrid", "cosine")
 
 
 @dataclass(frozen=True)
@@ -172,9 +174,16 @@ class StoryParams:
             consulted only for pairs or candidate stories scoring at least this.
         label_terms: c-TF-IDF terms kept as a story's label.
         label_contrast: other active stories used as the contrast set when labelling.
+        scorer: "hybrid" (default: the learned scorer of :mod:`clustering.stories.scorer`,
+            P(same story) from embedding, TF-IDF, entity, guard and time features, joined at
+            the scorer's own probability threshold, 0.5) or "cosine" (the time-decayed
+            embedding cosine against ``threshold`` with the guard as a veto).
+        scorer_weights: a scorer JSON file (e.g. from ``news-cluster train``); None: the
+            shipped ``scorer_v1.json``. Only with ``scorer="hybrid"``.
 
     Raises:
-        ValueError: on out-of-range values, an unknown mode or an unknown linkage.
+        ValueError: on out-of-range values, an unknown mode, linkage or scorer, or weights
+            given for the cosine scorer.
     """
 
     mode: str = "online"
@@ -187,8 +196,15 @@ class StoryParams:
     guard_min_score: float = 0.92
     label_terms: int = 5
     label_contrast: int = 200
+    scorer: str = "hybrid"
+    scorer_weights: str | None = None
 
     def __post_init__(self) -> None:
+        if self.scorer not in STORY_SCORERS:
+            raise ValueError(f"scorer must be one of {STORY_SCORERS}, got {self.scorer!r}")
+        if self.scorer_weights is not None and (self.scorer != "hybrid"
+                                                or not str(self.scorer_weights).strip()):
+            raise ValueError("scorer_weights needs scorer='hybrid' and a file path")
         if self.mode not in STORY_MODES:
             raise ValueError(f"mode must be one of {STORY_MODES}, got {self.mode!r}")
         if not (-1.0 <= self.threshold <= 1.0) or math.isnan(self.threshold):

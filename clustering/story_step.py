@@ -6,7 +6,11 @@ once (syndicated copies cost no embedding) and the whole group follows the story
 every article has a story membership. Memberships are never overwritten: a move closes the open
 row (``valid_to``) and opens a new one, and every change of a story is an event.
 
-Modes (the same :func:`~clustering.stories.scoring.story_score` in both):
+Scorers (``StoryParams.scorer``): "hybrid" (default), the learned P(same story) of
+:mod:`clustering.stories.scorer` at its threshold (0.5), fed from the store by
+:mod:`clustering.story_hybrid` (document frequencies, story states); "cosine", the
+time-decayed embedding cosine :func:`~clustering.stories.scoring.story_score` with the guard
+as a veto. Modes (the same scorer in both):
 
 * **online** (default): new groups are assigned in time order to the active stories of the store
   (a bounded window, never all stories ever) or start new ones.
@@ -30,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from clustering import story_hybrid
 from clustering.config import EmbedParams, StoryParams
 from clustering.records import Article
 from clustering.store import Store, as_utc
@@ -44,6 +49,7 @@ from clustering.stories import (
     reconcile,
     story_score,
 )
+from clustering.stories.display import display_terms
 from clustering.stories.scoring import SECONDS_PER_DAY
 
 #: A decision for one unit: (story id, score or None, reason).
@@ -101,6 +107,7 @@ class StoryStep:
         self.params = params
         self.embed = embed
         self.embedder = embedder
+        self._fresh_states: dict[str, str] | None = None  # hybrid states set by _online
 
     @property
     def mode(self) -> str:
@@ -183,6 +190,7 @@ class StoryStep:
         events.extend(e for e in _growth_events(store, run_id, touched, created, now)
                       if not (e[1] == "created" and e[0] in split))
         _refresh_stories(store, run_id, touched, self._embedder().model_id, self.params)
+        self._save_states(store, run_id, touched, bool(moved))
         quiet = _mark_quiet(store, run_id, times, self.params)
         store.insert_events(events + quiet, run_id)
         out = {"embedded": len(units),
@@ -218,11 +226,37 @@ class StoryStep:
                                                          if units[i].published else math.inf,
                                                          units[i].seq))
         times = np.array([_epoch(units[i].published) for i in order])
+        if self.params.scorer == "hybrid":
+            out_h, self._fresh_states = story_hybrid.hybrid_online(
+                store, self.params, [units[i] for i in order], emb[order], times,
+                self._embedder().model_id, new_ids, story_hybrid.TermCache())
+            return {units[i].article_id: (a.story_id, None if math.isnan(a.probability)
+                                          else a.probability, a.reason)
+                    for i, a in zip(order, out_h)}
         active = _load_active(store, self.params, times, emb.shape[1])
         feats = [guard_features(units[i].title, units[i].text) for i in order]
         out = assign_online(active, emb[order], times, feats, self.params, new_ids)
         return {units[i].article_id: (a.story_id, None if math.isnan(a.score) else a.score, a.reason)
                 for i, a in zip(order, out)}
+
+    def _save_states(self, store: Store, run_id: int, touched: set[str], moved: bool) -> None:
+        """Keep the hybrid scorer's story states in step with the memberships: the states the
+        online assignment left, rebuilt from the members for touched stories whose members
+        moved (batch) or that have no state; with the cosine scorer, touched stories' states
+        are dropped (rebuilt when the hybrid scorer next needs them)."""
+        fresh, self._fresh_states = self._fresh_states or {}, None
+        if not touched and not fresh:
+            return
+        model_id = self._embedder().model_id
+        if self.params.scorer != "hybrid":
+            store.replace_story_states(dict.fromkeys(touched), model_id, run_id)
+            return
+        stale = set(touched) - set(fresh)
+        if not moved and self.mode == "online":
+            stale -= set(store.story_states(stale, model_id))
+        states = dict(fresh)
+        states.update(story_hybrid.rebuild_states(store, stale, model_id, story_hybrid.TermCache()))
+        store.replace_story_states(states, model_id, run_id)
 
     def _batch(self, store: Store, units: list[Unit], emb: np.ndarray, new_ids: StoryIds,
                window: tuple[datetime | None, datetime | None], when: datetime):
@@ -236,8 +270,15 @@ class StoryStep:
         all_units = old_units + units
         vecs = emb if not old_units else old_emb if not units else np.concatenate([old_emb, emb])
         t = np.array([_epoch(u.published) for u in all_units])
-        feats = [guard_features(u.title, u.text) for u in all_units]
-        labels = cluster_batch(vecs, t, feats, self.params)
+        if self.params.scorer == "hybrid":
+            labels = story_hybrid.hybrid_batch_labels(store, self.params, all_units, vecs, t,
+                                                      len(units), story_hybrid.TermCache())
+            how = "hybrid scorer, average linkage over P(same story), merge at P >= " \
+                  f"{story_hybrid.load_scorer(self.params).threshold}"
+        else:
+            feats = [guard_features(u.title, u.text) for u in all_units]
+            labels = cluster_batch(vecs, t, feats, self.params)
+            how = f"{self.params.linkage} linkage, threshold {self.params.threshold}"
         mapping, evs = reconcile(previous, {u.article_id: int(lab) for u, lab in zip(all_units, labels)},
                                  new_ids)
         decided: Decided = {}
@@ -246,8 +287,7 @@ class StoryStep:
             sid = mapping[int(lab)]
             old = previous.get(u.article_id)
             if old is None:
-                decided[u.article_id] = (sid, None, f"batch re-cluster ({self.params.linkage} "
-                                         f"linkage, threshold {self.params.threshold}): cluster {sid}")
+                decided[u.article_id] = (sid, None, f"batch re-cluster ({how}): cluster {sid}")
             elif old != sid:
                 moved[u.article_id] = (old, sid)
         events = [(e.story_id, e.kind, e.other_story_id, when, e.detail) for e in evs
@@ -372,7 +412,8 @@ def _growth_events(store: Store, run_id: int, touched: set[str], created: set[st
 def _refresh_stories(store: Store, run_id: int, touched: set[str], model_id: str,
                      params: StoryParams) -> None:
     """Recompute the rows of the touched stories from their open memberships: times, sizes,
-    centroid sums over embedded units, guard features of the first unit, label, representative
+    centroid sums over embedded units, guard features of the first unit, label (c-TF-IDF terms
+    in the titles' own spelling, :func:`~clustering.stories.display.display_terms`), representative
     (the member of the largest near-duplicate group; ties: earliest published, then ingest)."""
     if not touched:
         return
@@ -403,7 +444,9 @@ def _refresh_stories(store: Store, run_id: int, touched: set[str], model_id: str
             "vector_sum": [float(x) for x in vec_sum], "model_id": model_id,
             "guard": json.dumps(guard) if guard else None,
             "label": next((r[2] for r in rows if r[1] == rep), None) if rows else None,
-            "label_terms": labels.get(sid, []), "representative_id": rep,
+            "label_terms": display_terms(labels.get(sid, []),
+                                         [r[2] or (r[3] or "")[:300] for r in rows]),
+            "representative_id": rep,
             "status": "active" if rows else "merged",
             "created_run": old.get(sid, run_id), "updated_run": run_id,
         })
@@ -431,7 +474,9 @@ def _mark_quiet(store: Store, run_id: int, times: list[datetime], params: StoryP
 def explain_story(store: Store, id_a: str, id_b: str, params: StoryParams) -> dict[str, Any] | None:
     """Why two stored articles are or are not in one story: their open memberships and the
     reasons recorded, and the similarity, time gap, decayed score and guard verdict of their
-    groups' embedded representatives (scored with ``params``, the settings of the last run).
+    groups' embedded representatives (scored with ``params``, the settings of the last run);
+    with the hybrid scorer, P(same story), the main features, their shares of the logit and
+    the threshold (:func:`clustering.story_hybrid.explain_pair`), the verdict naming the scorer.
     None when no stories were clustered."""
     if not store.has_story_members():
         return None
@@ -443,6 +488,17 @@ def explain_story(store: Store, id_a: str, id_b: str, params: StoryParams) -> di
     if ua and ub:
         cos = float(np.dot(np.asarray(ua[1]), np.asarray(ub[1])))
         gap = (abs(_epoch(as_utc(ua[4])) - _epoch(as_utc(ub[4]))) if ua[4] and ub[4] else math.nan)
+        if params.scorer == "hybrid":
+            h = story_hybrid.explain_pair(store, params, ua, ub)
+            out.update({"embedded_representatives": [ua[0], ub[0]], "cosine": round(cos, 4),
+                        "time_gap_days": None if math.isnan(gap) else round(gap / SECONDS_PER_DAY, 2),
+                        **h})
+            p, thr = h["probability"], h["threshold"]
+            out["verdict"] = ("one story" if out["same_story"] else
+                              f"{h['scorer']}: P(same story) {p:.3f} "
+                              f"{'>=' if p >= thr else '<'} threshold {thr} (pairwise; online "
+                              "stories compare with their kept members)")
+            return out
         score = float(story_score(cos, gap, params))
         why = guard_conflict(guard_features(ua[2] or "", ua[3] or ""), guard_features(ub[2] or "", ub[3] or ""))
         out.update({

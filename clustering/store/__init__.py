@@ -27,6 +27,10 @@ Tables (see ``SCHEMA``):
 - ``article_versions``: every superseded version of an updated article (the ``articles`` row is
   the current one; its ``version`` counts from 1); ``articles.canonical_url`` is the URL with
   tracking parameters, AMP variants, scheme and trailing slashes removed.
+- ``doc_freqs``: document frequencies of story terms (TF-IDF of the hybrid story scorer),
+  updated as units are embedded; the reserved term ``''`` holds the number of documents.
+- ``story_state``: per story, the hybrid scorer's state (JSON: embedding sum, sparse
+  centroids, kept members; :meth:`clustering.stories.HybridStories.to_dict`).
 
 All writes of a run happen in one transaction: a run that fails half way leaves the file as it
 was. DuckDB allows one writing process per file; a second one gets :class:`StoreError` at once.

@@ -249,5 +249,5 @@ class StoreBase:
     def counts(self) -> dict[str, int]:
         """Row counts of every table (for tests and the summary)."""
         names = ["runs", "articles", "signatures", "lsh_bands", "dup_members", "dup_groups", "embeddings",
-                 "stories", "story_members", "story_events"]
+                 "stories", "story_members", "story_events", "doc_freqs", "story_state"]
         return {n: int(self._scalar(f"SELECT count(*) FROM {n}")) for n in names}

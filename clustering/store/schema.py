@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS stories (
 CREATE TABLE IF NOT EXISTS story_members (
     article_id VARCHAR NOT NULL, story_id VARCHAR NOT NULL, valid_from TIMESTAMPTZ NOT NULL,
     valid_to TIMESTAMPTZ, run_id BIGINT, closed_run BIGINT, score DOUBLE, reason VARCHAR);
+CREATE TABLE IF NOT EXISTS doc_freqs (
+    term VARCHAR PRIMARY KEY, df BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS story_state (
+    story_id VARCHAR PRIMARY KEY, model_id VARCHAR, state VARCHAR NOT NULL, updated_run BIGINT);
 CREATE TABLE IF NOT EXISTS story_events (
     story_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, other_story_id VARCHAR,
     event_time TIMESTAMPTZ NOT NULL, run_id BIGINT, detail VARCHAR);

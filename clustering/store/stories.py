@@ -219,6 +219,62 @@ class StoryTables(StoreBase):
             self.con.execute(f"UPDATE stories SET status = 'quiet', updated_run = ? "
                              f"WHERE story_id IN (SELECT id FROM {t})", [run_id])
 
+    # ---- the hybrid scorer's state: document frequencies and per-story state -----------------
+
+    #: The reserved ``doc_freqs`` term whose ``df`` is the number of documents counted.
+    N_DOCS_TERM = ""
+
+    def doc_freqs_of(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
+        """``(documents counted, term -> document frequency)`` for those of ``terms`` that were
+        seen (only the terms asked for are read, not the whole vocabulary)."""
+        n = int(self._scalar("SELECT df FROM doc_freqs WHERE term = ?", [self.N_DOCS_TERM]) or 0)
+        with self._ids(set(terms) - {self.N_DOCS_TERM}) as t:
+            rows = self._rows(f"SELECT d.term, d.df FROM doc_freqs d JOIN {t} ON d.term = {t}.id")
+        return n, dict(rows)
+
+    def add_doc_freqs(self, counts: dict[str, int], n_docs: int) -> None:
+        """Add ``n_docs`` documents whose terms occur in ``counts[term]`` of them (upsert:
+        stored frequencies grow, new terms are inserted)."""
+        if n_docs <= 0:
+            return
+        rows = dict(counts)
+        rows[self.N_DOCS_TERM] = n_docs
+        table = pa.table({"term": pa.array(list(rows), pa.string()),
+                          "df": pa.array(list(rows.values()), pa.int64())})
+        with self._temp(table) as t:
+            self.con.execute(f"INSERT INTO doc_freqs SELECT term, df FROM {t} ON CONFLICT (term) "
+                             "DO UPDATE SET df = doc_freqs.df + excluded.df")
+
+    def story_states(self, story_ids: Iterable[str], model_id: str) -> dict[str, str]:
+        """story id -> stored hybrid state (JSON text) made with ``model_id`` embeddings."""
+        with self._ids(story_ids) as t:
+            return dict(self._rows(f"SELECT s.story_id, s.state FROM story_state s JOIN {t} "
+                                   f"ON s.story_id = {t}.id WHERE s.model_id = ?", [model_id]))
+
+    def active_story_ids(self, min_last_seen: datetime | None) -> list[str]:
+        """Ids of the active stories last seen at or after ``min_last_seen`` (or never; all
+        active ones when None), by story id."""
+        sql = "SELECT story_id FROM stories WHERE status = 'active'"
+        args: list[Any] = []
+        if min_last_seen is not None:
+            sql += " AND (last_seen IS NULL OR last_seen >= ?)"
+            args.append(min_last_seen)
+        return [r[0] for r in self._rows(sql + " ORDER BY story_id", args)]
+
+    def replace_story_states(self, states: dict[str, str | None], model_id: str,
+                             run_id: int) -> None:
+        """Set the hybrid state (JSON text) of each story in ``states``; None deletes it."""
+        if not states:
+            return
+        with self._ids(states) as t:
+            self.con.execute(f"DELETE FROM story_state WHERE story_id IN (SELECT id FROM {t})")
+        keep = {k: v for k, v in states.items() if v is not None}
+        self._insert_arrow("story_state", pa.table({
+            "story_id": pa.array(list(keep), pa.string()),
+            "model_id": pa.array([model_id] * len(keep), pa.string()),
+            "state": pa.array(list(keep.values()), pa.string()),
+            "updated_run": pa.array([run_id] * len(keep), pa.int64())}))
+
     # ---- memberships and events --------------------------------------------------------------
 
     def members_without_story(self, group_ids: Iterable[str]) -> list[tuple[str, str]]:

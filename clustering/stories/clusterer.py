@@ -1,7 +1,9 @@
 """The in-memory story clusterer, in the scikit-learn estimator style.
 
-:class:`StoryClusterer` runs the engine's story functions (:func:`~clustering.stories.assign_online`
-for ``partial_fit``, :func:`~clustering.stories.cluster_batch` for ``fit``) on articles held in
+:class:`StoryClusterer` runs the engine's story functions (with the default hybrid scorer
+:func:`~clustering.stories.assign_hybrid_online` for ``partial_fit``,
+:func:`~clustering.stories.cluster_hybrid_batch` for ``fit``; with ``scorer="cosine"``
+:func:`~clustering.stories.assign_online` and :func:`~clustering.stories.cluster_batch`) on articles held in
 memory: no database. Articles are embedded with the engine's :class:`~clustering.embed.Embedder`
 unless embeddings are given.
 """
@@ -18,9 +20,13 @@ from clustering.config import EmbedParams, StoryParams
 from clustering.estimator import ParamsMixin
 from clustering.records import Article, SkipReport
 
-from .batch import cluster_batch
+from .batch import MAX_BATCH_ITEMS, cluster_batch
+from .features import PairBatch
 from .guard import guard_features
+from .hybrid import HybridStories, assign_hybrid_online, cluster_hybrid_batch, prepare
 from .online import ActiveStories, assign_online
+from .scorer import StoryScorer, default_scorer
+from .sparse import DocumentFrequencies
 
 __all__ = ["StoryClusterer"]
 
@@ -36,7 +42,11 @@ class StoryClusterer(ParamsMixin):
 
     Args:
         threshold, decay_per_day, grace_days, active_days, max_candidates, linkage,
-            guard_min_score: see :class:`~clustering.config.StoryParams`.
+            guard_min_score, scorer, scorer_weights: see
+            :class:`~clustering.config.StoryParams` (``scorer="hybrid"``, the default: the
+            learned P(same story) at the scorer's threshold, 0.5, with document frequencies
+            of the articles seen since the last ``fit``; ``threshold``, ``decay_per_day``,
+            ``grace_days`` and ``guard_min_score`` apply to ``scorer="cosine"`` only).
         model, lead_tokens, batch_size, backend: the embedding model (see
             :class:`~clustering.config.EmbedParams`).
         embedder: an object with ``encode_articles(titles, texts) -> (n, d) float32`` to use
@@ -62,13 +72,16 @@ class StoryClusterer(ParamsMixin):
     """
 
     _PARAMS = ("threshold", "decay_per_day", "grace_days", "active_days", "max_candidates",
-               "linkage", "guard_min_score", "model", "lead_tokens", "batch_size", "backend", "embedder")
+               "linkage", "guard_min_score", "scorer", "scorer_weights",
+               "model", "lead_tokens", "batch_size", "backend", "embedder")
 
     def __init__(self, *, threshold: float = _STORY.threshold,
                  decay_per_day: float = _STORY.decay_per_day, grace_days: float = _STORY.grace_days,
                  active_days: float = _STORY.active_days,
                  max_candidates: int = _STORY.max_candidates, linkage: str = _STORY.linkage,
-                 guard_min_score: float = _STORY.guard_min_score, model: str | None = _EMBED.model,
+                 guard_min_score: float = _STORY.guard_min_score, scorer: str = _STORY.scorer,
+                 scorer_weights: str | None = _STORY.scorer_weights,
+                 model: str | None = _EMBED.model,
                  lead_tokens: int = _EMBED.lead_tokens, batch_size: int = _EMBED.batch_size,
                  backend: str = _EMBED.backend, embedder: Any = None):
         self.threshold = threshold
@@ -78,6 +91,8 @@ class StoryClusterer(ParamsMixin):
         self.max_candidates = max_candidates
         self.linkage = linkage
         self.guard_min_score = guard_min_score
+        self.scorer = scorer
+        self.scorer_weights = scorer_weights
         self.model = model
         self.lead_tokens = lead_tokens
         self.batch_size = batch_size
@@ -92,7 +107,8 @@ class StoryClusterer(ParamsMixin):
         return cls(threshold=params.threshold, decay_per_day=params.decay_per_day,
                    grace_days=params.grace_days, active_days=params.active_days,
                    max_candidates=params.max_candidates, linkage=params.linkage,
-                   guard_min_score=params.guard_min_score, model=embed.model,
+                   guard_min_score=params.guard_min_score, scorer=params.scorer,
+                   scorer_weights=params.scorer_weights, model=embed.model,
                    lead_tokens=embed.lead_tokens, batch_size=embed.batch_size, backend=embed.backend,
                    embedder=embedder)
 
@@ -101,7 +117,13 @@ class StoryClusterer(ParamsMixin):
         return StoryParams(mode=mode, threshold=self.threshold, decay_per_day=self.decay_per_day,
                            grace_days=self.grace_days, active_days=self.active_days,
                            max_candidates=self.max_candidates, linkage=self.linkage,
-                           guard_min_score=self.guard_min_score)
+                           guard_min_score=self.guard_min_score, scorer=self.scorer,
+                           scorer_weights=self.scorer_weights)
+
+    def _scorer(self, params: StoryParams) -> StoryScorer:
+        if params.scorer_weights is None:
+            return default_scorer()
+        return StoryScorer.load(params.scorer_weights)
 
     # ---- fitting ------------------------------------------------------------------------------
 
@@ -116,6 +138,8 @@ class StoryClusterer(ParamsMixin):
 
     def _reset(self) -> None:
         self._active: ActiveStories | None = None
+        self._hybrid: HybridStories | None = None
+        self._df = DocumentFrequencies()
         self._record_ids: list[str | None] = []
         self._story: dict[str, str] = {}
         self._reason: dict[str, str] = {}
@@ -174,13 +198,22 @@ class StoryClusterer(ParamsMixin):
         arts, emb = self._read(articles, embeddings)
         if arts:
             times = np.array([a.published.timestamp() if a.published else math.nan for a in arts])
-            feats = [guard_features(a.title, a.text) for a in arts]
-            labels = cluster_batch(emb, times, feats, params)
+            if params.scorer == "hybrid":
+                scorer = self._scorer(params)
+                terms, guards = prepare([a.title for a in arts], [a.text for a in arts])
+                self._df.update(terms)
+                labels = cluster_hybrid_batch(PairBatch(emb, terms, guards, times, self._df),
+                                              scorer, linkage=params.linkage,
+                                              max_items=MAX_BATCH_ITEMS)
+                how = f"batch (hybrid scorer, {params.linkage} linkage, P >= {scorer.threshold})"
+            else:
+                feats = [guard_features(a.title, a.text) for a in arts]
+                labels = cluster_batch(emb, times, feats, params)
+                how = f"batch ({params.linkage} linkage, threshold {params.threshold})"
             names: dict[int, str] = {}
             for a, lab, v in zip(arts, labels, emb):
                 self._story[a.id] = names.setdefault(int(lab), self._new_id())
-                self._reason[a.id] = (f"batch ({params.linkage} linkage, threshold "
-                                      f"{params.threshold})")
+                self._reason[a.id] = how
                 self._vec[a.id] = v
         self._refresh()
         return self
@@ -194,14 +227,24 @@ class StoryClusterer(ParamsMixin):
             self._reset()
         arts, emb = self._read(articles, embeddings)
         if arts:
-            if self._active is None:
-                self._active = ActiveStories(emb.shape[1])
             order = sorted(range(len(arts)), key=lambda i: (
                 arts[i].published.timestamp() if arts[i].published else math.inf, i))
             times = np.array([arts[i].published.timestamp() if arts[i].published else math.nan
                               for i in order])
-            feats = [guard_features(arts[i].title, arts[i].text) for i in order]
-            out = assign_online(self._active, emb[order], times, feats, params, self._new_id)
+            if params.scorer == "hybrid":
+                if self._hybrid is None:
+                    self._hybrid = HybridStories(emb.shape[1])
+                terms, guards = prepare([arts[i].title for i in order],
+                                        [arts[i].text for i in order])
+                out = assign_hybrid_online(self._hybrid, emb[order], terms, guards, times,
+                                           self._df, self._new_id, self._scorer(params),
+                                           active_days=params.active_days,
+                                           max_candidates=params.max_candidates)
+            else:
+                if self._active is None:
+                    self._active = ActiveStories(emb.shape[1])
+                feats = [guard_features(arts[i].title, arts[i].text) for i in order]
+                out = assign_online(self._active, emb[order], times, feats, params, self._new_id)
             for i, a in zip(order, out):
                 self._story[arts[i].id] = a.story_id
                 self._reason[arts[i].id] = a.reason

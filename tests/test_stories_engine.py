@@ -1,0 +1,179 @@
+"""The hybrid story scorer inside the engine (store, NewsClusterer, StoryClusterer), on real data
+with the real embedding model: batch order invariance, stored state and document frequencies,
+explain, the in-memory estimator."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from clustering import Config, NewsClusterer, StoryClusterer
+from clustering.evaluate.metrics import bcubed
+from clustering.io.readers import read_articles
+
+from .conftest import SEED_PAGE, scalar
+
+pytestmark = pytest.mark.slow  # the embedding model on real data
+
+N_DAY = 150
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    from clustering.embed import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="module")
+def articles(egy_day_articles):
+    """The seed page and the first N_DAY articles of the bundled EgyNews day."""
+    return read_articles([SEED_PAGE]).articles + list(egy_day_articles[:N_DAY])
+
+
+def open_stories(nc: NewsClusterer) -> dict[str, str]:
+    return dict(nc.store.con.execute(
+        "SELECT article_id, story_id FROM story_members WHERE valid_to IS NULL").fetchall())
+
+
+def test_batch_mode_is_invariant_to_input_order(articles, embedder):
+    cfg = Config().replace(stories={"mode": "batch"})
+    runs = []
+    for seed in (None, 1):
+        arts = list(articles)
+        if seed is not None:
+            random.Random(seed).shuffle(arts)
+        with NewsClusterer(":memory:", cfg, embedder=embedder) as nc:
+            nc.ingest(arts)
+            runs.append(open_stories(nc))
+    a, b = runs
+    assert set(a) == set(b) == {x.id for x in articles}
+    ids = sorted(a)
+    assert len(set(a.values())) > 20                          # many stories, not one blob
+    assert bcubed([a[i] for i in ids], [b[i] for i in ids]).f1 == 1.0
+
+
+def test_online_hybrid_keeps_state_and_document_frequencies_in_the_store(articles, embedder):
+    with NewsClusterer(":memory:", Config(), embedder=embedder) as nc:
+        half = len(articles) // 2
+        nc.ingest(articles[:half])
+        st = nc.store
+        units = scalar(st, "SELECT count(*) FROM embeddings")
+        # every embedded unit counted once in the document frequencies
+        assert scalar(st, "SELECT df FROM doc_freqs WHERE term = ''") == units
+        # every story with an embedded member has a state; its size is its embedded members
+        sizes = dict(st.con.execute("SELECT story_id, units FROM stories WHERE units > 0").fetchall())
+        states = {k: json.loads(v) for k, v in st.con.execute(
+            "SELECT story_id, state FROM story_state").fetchall()}
+        assert set(states) == set(sizes)
+        assert all(states[k]["size"] == sizes[k] for k in sizes)
+        first = open_stories(nc)
+        nc.ingest(articles[half:])
+        units2 = scalar(st, "SELECT count(*) FROM embeddings")
+        assert units2 > units
+        assert scalar(st, "SELECT df FROM doc_freqs WHERE term = ''") == units2
+        now = open_stories(nc)
+        assert {k: now[k] for k in first} == first             # online never moves members
+        sizes = dict(st.con.execute("SELECT story_id, units FROM stories WHERE units > 0").fetchall())
+        states = {k: json.loads(v)["size"] for k, v in st.con.execute(
+            "SELECT story_id, state FROM story_state").fetchall()}
+        assert states == sizes
+        # a re-cluster (batch, hybrid) moves members: the states follow the memberships
+        nc.recluster()
+        sizes = dict(st.con.execute("SELECT story_id, units FROM stories WHERE units > 0").fetchall())
+        states = {k: json.loads(v)["size"] for k, v in st.con.execute(
+            "SELECT story_id, state FROM story_state").fetchall()}
+        assert states == sizes
+        assert scalar(st, "SELECT df FROM doc_freqs WHERE term = ''") == units2  # no recount
+
+
+def test_explain_reports_probability_features_and_threshold(articles, embedder):
+    with NewsClusterer(":memory:", Config(), embedder=embedder) as nc:
+        nc.ingest(articles[:11])                                  # the seed page
+        stories = open_stories(nc)
+        page = next(k for k in stories if "#" not in k)
+        naval = [k for k in stories if k.endswith("#related-1") or k.endswith("#related-2")]
+        same = nc.explain(*naval)["story"]
+        apart = nc.explain(page, naval[0])["story"]
+    assert same["same_story"] and same["probability"] >= same["threshold"] == 0.5
+    assert not apart["same_story"] and apart["probability"] < 0.5
+    assert "hybrid" in apart["verdict"] and "P(same story)" in apart["verdict"]
+    assert set(apart["features"]) >= {"emb", "title", "text", "ent", "log_gap_days"}
+
+
+def test_story_clusterer_hybrid_batch_and_online_on_the_seed_page(embedder):
+    arts = read_articles([SEED_PAGE]).articles
+    ids = [a.id for a in arts]
+    page = next(i for i, a in enumerate(ids) if "#" not in a)
+    naval = [i for i, a in enumerate(ids) if a.endswith(("#related-1", "#related-2"))]
+    batch = StoryClusterer(embedder=embedder).fit_predict(arts)
+    online = StoryClusterer(embedder=embedder).partial_fit(arts).labels_
+    cosine = StoryClusterer(embedder=embedder, scorer="cosine").fit_predict(arts)
+    for labels in (batch, online):
+        assert labels[naval[0]] == labels[naval[1]]
+        assert np.sum(labels == labels[page]) == 1          # the page article alone
+    assert np.sum(cosine == cosine[page]) > 1               # the cosine scorer merges it
+    with pytest.raises(ValueError):
+        StoryClusterer(scorer="nope").fit(arts)
+
+
+def test_cli_train_refits_the_scorer_and_run_uses_it(tmp_path):
+    import gzip
+
+    from typer.testing import CliRunner
+
+    from clustering.cli import app
+    from clustering.stories import StoryScorer
+
+    from .conftest import shared
+
+    src = shared("ecbplus/ecbplus_topics_1-35.jsonl.gz")
+    with gzip.open(src, "rt", encoding="utf-8") as fh:
+        rows = [r for r in map(json.loads, fh) if r["topic"] in (1, 2, 3)]
+    data = tmp_path / "ecb.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    runner = CliRunner()
+    out = tmp_path / "w.json"
+    res = runner.invoke(app, ["train", str(data), "--input", str(data), "--gold-column",
+                              "story_id", "--group-column", "topic", "--out", str(out)],
+                        catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    sc = StoryScorer.load(out)
+    assert sc.meta["articles"] == len(rows) and sc.meta["stories"] == len({r["story_id"] for r in rows})
+    f1 = {k: float(v) for k, v in (ln.split(": ") for ln in res.output.splitlines()
+                                   if ln.startswith("in-sample"))}
+    assert f1["in-sample B-cubed F1 (new scorer)"] > 0.8
+    db = tmp_path / "t.duckdb"
+    res = runner.invoke(app, ["run", str(data), "--db", str(db), "--scorer-weights", str(out),
+                              "--json", "-q"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    with NewsClusterer(db, read_only=True) as nc:
+        assert nc.stored_config().stories.scorer_weights == str(out)
+        reasons = [r[0] for r in nc.store.con.execute(
+            "SELECT reason FROM story_members WHERE reason LIKE 'joined%'").fetchall()]
+    assert reasons and all("P(same story)" in r for r in reasons)
+    bad = runner.invoke(app, ["run", str(data), "--db", str(db), "--scorer-weights",
+                              str(tmp_path / "missing.json")])
+    assert bad.exit_code != 0 and "scorer-weights" in bad.output
+
+
+def test_story_labels_are_shown_in_the_titles_spelling(articles, embedder):
+    from clustering.normalise import normalise
+
+    with NewsClusterer(":memory:", Config(), embedder=embedder) as nc:
+        nc.ingest(articles)
+        rows = nc.store.con.execute(
+            "SELECT s.story_id, s.label_terms, list(coalesce(nullif(a.title, ''), "
+            "substr(coalesce(a.text, ''), 1, 300))) FROM stories s JOIN story_members m "
+            "USING (story_id) JOIN articles a ON a.id = m.article_id WHERE m.valid_to IS NULL "
+            "GROUP BY ALL").fetchall()
+    changed = 0
+    for _, terms, titles in rows:
+        words = {w for t in titles for w in t.split()}      # titles (no title: the lead)
+        for term in terms:
+            assert any(term in w for w in words), (term, titles)  # a word of the titles
+            changed += term != normalise(term)
+    assert changed > 0               # some terms differ from their normalised form ("ة", capitals)

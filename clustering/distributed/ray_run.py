@@ -89,7 +89,20 @@ def connect(options: RayOptions) -> None:
     else:
         ray.init(num_cpus=options.num_cpus, object_store_memory=options.object_store_memory,
                  include_dashboard=False, log_to_driver=False)
-    ctx = ray.data.DataContext.get_current()
+    configure_data_context()
+
+
+def configure_data_context() -> None:
+    """Ray Data settings of a run: the task-based sort shuffle (the default hash shuffle starts
+    aggregator actors for each shuffle, seconds apiece on a small cluster) and no progress bars."""
+    import logging
+
+    import ray.data as rd
+    from ray.data.context import ShuffleStrategy
+
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    ctx = rd.DataContext.get_current()
+    ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
 
@@ -235,6 +248,58 @@ def _stored_shingled(store, ids: list[str], params: DedupParams) -> pa.Table:
                      "tokens": pa.array([list(t) for t in list(toks) + list(ttoks)], pa.list_(pa.string()))})
 
 
+def _pack(batch: pa.Table, key: str, shards: int, side: int) -> pa.Table:
+    """One row per shard present in the batch: the shard's rows as one Arrow IPC blob (so two
+    datasets of different schemas can meet in one shuffle)."""
+    import pyarrow.ipc as ipc
+
+    shard = _add_shard(batch.select([key]), key, shards).column("shard").to_numpy()
+    out_shard, blobs = [], []
+    for sh in np.unique(shard):
+        sub = batch.filter(pa.array(shard == sh))
+        sink = pa.BufferOutputStream()
+        with ipc.new_stream(sink, sub.schema) as w:
+            w.write_table(sub)
+        out_shard.append(int(sh))
+        blobs.append(sink.getvalue().to_pybytes())
+    return pa.table({"shard": pa.array(out_shard, pa.int64()), "side": pa.array([side] * len(blobs), pa.int8()),
+                     "blob": pa.array(blobs, pa.large_binary())})
+
+
+def _local_join(group: pa.Table, key: str, how: str, left_schema: pa.Schema, right_schema: pa.Schema
+                ) -> pa.Table:
+    """Join the left and right rows of one shard; right keys are unique (every join here is a
+    lookup), so this is ``index_in`` + ``take``."""
+    import pyarrow.ipc as ipc
+
+    parts: dict[int, list[pa.Table]] = {0: [], 1: []}
+    for side, blob in zip(group.column("side").to_pylist(), group.column("blob").to_pylist()):
+        parts[side].append(ipc.open_stream(pa.py_buffer(blob)).read_all())
+    left = pa.concat_tables(parts[0]) if parts[0] else left_schema.empty_table()
+    right = pa.concat_tables(parts[1]) if parts[1] else right_schema.empty_table()
+    idx = pc.index_in(left.column(key), value_set=right.column(key).combine_chunks())
+    if how == "inner":
+        keep = pc.is_valid(idx)
+        left, idx = left.filter(keep), idx.filter(keep)
+    picked = right.drop_columns([key]).take(idx)
+    for name in picked.column_names:
+        left = left.append_column(name, picked.column(name))
+    return left
+
+
+def _join(left, right, key: str, how: str, shards: int):
+    """``left`` joined with ``right`` on column ``key`` (unique in ``right``): ``how`` "inner" or
+    "left". A reduce-side join over one sort shuffle: both sides are packed per shard, grouped by
+    shard and joined locally (Ray's own ``Dataset.join`` starts hash-shuffle actors each time)."""
+    left, right = left.materialize(), right.materialize()
+    ls, rs = left.schema().base_schema, right.schema().base_schema
+    packed = left.map_batches(_pack, fn_kwargs={"key": key, "shards": shards, "side": 0}, batch_format="pyarrow")
+    packed = packed.union(right.map_batches(_pack, fn_kwargs={"key": key, "shards": shards, "side": 1},
+                                            batch_format="pyarrow"))
+    return packed.groupby("shard").map_groups(_local_join, fn_kwargs={
+        "key": key, "how": how, "left_schema": ls, "right_schema": rs}, batch_format="pyarrow")
+
+
 def _where(ds, mask):
     """Rows of ``ds`` where ``mask(batch)`` (a boolean Arrow array) is true."""
     return ds.map_batches(lambda t: t.filter(mask(t)), batch_format="pyarrow")
@@ -310,7 +375,8 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
                 .map_batches(_with_order, fn_kwargs={"offsets": [int(o) for o in offsets], "seq0": seq0},
                              batch_format="pyarrow"))
         # a repeated id across files: the first occurrence is kept, as in read_articles
-        dup = arts.groupby("id").aggregate(rd.aggregate.Count(alias_name="n"), rd.aggregate.Min("order", alias_name="first"))
+        dup = arts.groupby("id").aggregate(rd.aggregate.Count(alias_name="n"),
+                                           rd.aggregate.Min("order", alias_name="first"))
         dup_rows = _where(dup, lambda t: pc.greater(t.column("n"), 1)).take_all()
         if dup_rows:
             first = {r["id"]: r["first"] for r in dup_rows}
@@ -329,9 +395,10 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
             # drop articles already stored: same id and text is a no-op, other text a counted skip
             store.export_article_hashes(work / "stored_ids.parquet")
             known = _rename(rd.read_parquet(str(work / "stored_ids.parquet")), {"content_hash": "stored_hash"})
-            fp = fp.join(known, "left_outer", num_partitions=shards, on=("id",))
+            fp = _join(fp, known, "id", "left", shards)
             fp = fp.materialize()
-            same = _where(fp, lambda t: pc.is_valid(t.column("stored_hash"))).select_columns(["id", "content_hash", "stored_hash"])
+            same = _where(fp, lambda t: pc.is_valid(t.column("stored_hash"))).select_columns(
+                ["id", "content_hash", "stored_hash"])
             other = same.filter(lambda r: r["content_hash"] != r["stored_hash"]).take_all()
             summary.already_stored = same.count() - len(other)
             for r in other:
@@ -353,12 +420,14 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
                 lambda t: t.append_column("stored", pa.array(np.ones(t.num_rows, bool))), batch_format="pyarrow")
             nodes = nodes.union(old)
             if store.export_signatures(config_key, work / "stored_sigs.parquet"):
-                stored_sigs = _rename(rd.read_parquet(str(work / "stored_sigs.parquet")), {"article_id": "node"}).map_batches(
+                stored_sigs = _rename(rd.read_parquet(str(work / "stored_sigs.parquet")),
+                                      {"article_id": "node"}).map_batches(
                     lambda t: t.append_column("stored", pa.array(np.ones(t.num_rows, bool))), batch_format="pyarrow")
         leaders = (nodes.map_batches(_add_shard, fn_kwargs={"column": "content_hash", "shards": shards},
                                      batch_format="pyarrow")
                    .groupby("shard").map_groups(B.hash_leaders, batch_format="pyarrow").materialize())
-        exact = _where(leaders, lambda t: pc.not_equal(t.column("leader_id"), t.column("id"))).map_batches(lambda t: pa.table({
+        repeats = _where(leaders, lambda t: pc.not_equal(t.column("leader_id"), t.column("id")))
+        exact = repeats.map_batches(lambda t: pa.table({
             "new_id": t.column("id"), "new_seq": t.column("seq"), "other_id": t.column("leader_id"),
             "other_seq": t.column("leader_seq"),
             "other_stored": pc.less(t.column("leader_seq"), pa.scalar(seq0, pa.int64())),
@@ -369,7 +438,7 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
         # 4. LSH banding: shuffle on band keys, candidate pairs per bucket, de-duplicated
         progress.stage("LSH banding (shuffle on band keys)")
         entries = fp.map_batches(_signature_entries, batch_format="pyarrow")
-        entries = _rename(entries, {"node": "id"}).join(lead_ids, "inner", num_partitions=shards, on=("id",))
+        entries = _join(_rename(entries, {"node": "id"}), lead_ids, "id", "inner", shards)
         entries = _rename(entries, {"id": "node"}).materialize()
         sig_rows = entries.map_batches(lambda t: pa.table({
             "article_id": t.column("node"), "config": pa.array([config_key] * t.num_rows, pa.string()),
@@ -394,10 +463,10 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
         shingled = shingled.materialize()
         edges = exact
         if summary.lsh_candidates:
-            with_a = pairs.join(_rename(shingled, {"node": "a", "shingles": "a_shingles", "tokens": "a_tokens"}),
-                                "inner", num_partitions=shards, on=("a",))
-            with_b = with_a.join(_rename(shingled, {"node": "b", "shingles": "b_shingles", "tokens": "b_tokens"}),
-                                 "inner", num_partitions=shards, on=("b",))
+            with_a = _join(pairs, _rename(shingled, {"node": "a", "shingles": "a_shingles", "tokens": "a_tokens"}),
+                           "a", "inner", shards)
+            with_b = _join(with_a, _rename(shingled, {"node": "b", "shingles": "b_shingles", "tokens": "b_tokens"}),
+                           "b", "inner", shards)
             verified = with_b.map_batches(B.verify_pairs, fn_kwargs={"params": params},
                                           batch_format="pyarrow").materialize()
             edges = exact.union(verified).materialize()
@@ -434,18 +503,18 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
                 id_of_all = id_of.union(sid)
             else:
                 id_of_all = id_of
-            labels = _rename(labels, {"src": "seq", "root": "root_seq"}).join(
-                _rename(id_of_all, {"id": "root_id", "seq": "root_seq"}), "inner", num_partitions=shards,
-                on=("root_seq",)).materialize()
-            stored_labels = _where(labels, lambda t: pc.less(t.column("seq"), seq0)).take_all() if stored_root_id else []
+            labels = _join(_rename(labels, {"src": "seq", "root": "root_seq"}),
+                           _rename(id_of_all, {"id": "root_id", "seq": "root_seq"}), "root_seq", "inner",
+                           shards).materialize()
+            stored_labels = (_where(labels, lambda t: pc.less(t.column("seq"), seq0)).take_all()
+                             if stored_root_id else [])
             best = (edges.select_columns(["new_id", "other_id", "other_seq", "similarity", "rule"])
                     .map_batches(_add_shard, fn_kwargs={"column": "new_id", "shards": shards}, batch_format="pyarrow")
                     .groupby("shard").map_groups(_best_edges, batch_format="pyarrow"))
             best = _rename(best.drop_columns(["other_seq"]), {"new_id": "id"})
             base = fp.select_columns(["id", "seq", "published", "text_length"])
-            joined = (base.join(labels.select_columns(["seq", "root_seq", "root_id"]), "left_outer",
-                                num_partitions=shards, on=("seq",))
-                      .join(best, "left_outer", num_partitions=shards, on=("id",)))
+            joined = _join(_join(base, labels.select_columns(["seq", "root_seq", "root_id"]), "seq", "left",
+                                 shards), best, "id", "left", shards)
         else:
             joined = fp.select_columns(["id", "seq", "published", "text_length"]).map_batches(
                 lambda t: t.append_column("root_seq", pa.nulls(t.num_rows, pa.int64()))
@@ -459,9 +528,10 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
         # are finished on the driver through the store, as in a local run
         progress.stage("representatives (shuffle on group id)")
         new_groups = (_where(members, lambda t: pc.fill_null(pc.greater_equal(t.column("root_seq"), seq0), True))
-                      .map_batches(lambda t: t.rename_columns(["id" if c == "article_id" else c for c in t.column_names]),
+                      .map_batches(lambda t: t.rename_columns(["id" if c == "article_id" else c
+                                                               for c in t.column_names]), batch_format="pyarrow")
+                      .map_batches(_add_shard, fn_kwargs={"column": "group_id", "shards": shards},
                                    batch_format="pyarrow")
-                      .map_batches(_add_shard, fn_kwargs={"column": "group_id", "shards": shards}, batch_format="pyarrow")
                       .groupby("shard").map_groups(B.choose_group_representatives, batch_format="pyarrow")
                       .map_batches(lambda t: t.append_column("run_id", pa.array([run_id] * t.num_rows, pa.int64())),
                                    batch_format="pyarrow").materialize())
@@ -481,9 +551,9 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
         if nc.story_step is not None and new_groups.count():
             progress.stage("embedding representatives (actor pool)")
             e = nc.config.embed
-            reps = new_groups.select_columns(["representative_id"]).join(
-                _rename(fp.select_columns(["id", "title", "text"]), {"id": "representative_id"}),
-                "inner", num_partitions=shards, on=("representative_id",))
+            reps = _join(new_groups.select_columns(["representative_id"]),
+                         _rename(fp.select_columns(["id", "title", "text"]), {"id": "representative_id"}),
+                         "representative_id", "inner", shards)
             vecs = reps.map_batches(_EmbedActor, fn_constructor_kwargs={
                 "model": e.model, "lead_tokens": e.lead_tokens, "batch_size": e.batch_size, "run_id": run_id},
                 batch_size=e.chunk, batch_format="pyarrow", compute=rd.ActorPoolStrategy(size=options.embed_actors))
@@ -500,7 +570,10 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
             if embed_dir is not None:
                 store.load_parquet("embeddings", _parquet_files(embed_dir))
             if stored_members:
-                _finish_stored_groups(store, stored_labels, stored_members, stored_root_id, run_id)
+                # the component roots are no node's label (star centres), so take them from members
+                kept_roots = _where(members, lambda t: pc.fill_null(pc.less(t.column("root_seq"), seq0), False)
+                                    ).unique("group_id")
+                _finish_stored_groups(store, stored_labels, stored_members, stored_root_id, run_id, kept_roots)
             if nc.story_step is not None:
                 new_lite, groups = [], {}
                 for b in members.select_columns(["article_id", "group_id", "published"]).iter_batches(
@@ -517,13 +590,14 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
 
 
 def _finish_stored_groups(store, stored_labels: list[dict[str, Any]], stored_members: dict[str, Membership],
-                          stored_root_id: dict[int, str], run_id: int) -> None:
+                          stored_root_id: dict[int, str], run_id: int, roots: Sequence[str] = ()) -> None:
     """Groups that hold stored articles (call after the new memberships are loaded): stored
     members of a stored group merged into an older one take the older id (keeping their
     similarity and joined_via); the touched groups' representatives are chosen from the store,
     as in a local run.
 
-    ``stored_labels``: rows ``seq, root_seq, root_id`` of the stored group roots an edge reached.
+    ``stored_labels``: rows ``seq, root_seq, root_id`` of the stored group roots an edge reached
+    that are not their component's root; ``roots``: the stored group ids new members joined.
     """
     from clustering.dedup.rules import choose_representative
 
@@ -533,7 +607,7 @@ def _finish_stored_groups(store, stored_labels: list[dict[str, Any]], stored_mem
                        if root_of_group.get(m.group_id, m.group_id) != m.group_id}
     if changed_members:
         store.upsert_memberships(changed_members, run_id)
-    changed = set(root_of_group) | set(root_of_group.values())
+    changed = set(root_of_group) | set(root_of_group.values()) | set(roots)
     candidates = store.group_candidates(changed)
     store.replace_groups(changed, [(gid, choose_representative(ms), len(ms))
                                    for gid, ms in sorted(candidates.items())], run_id)

@@ -221,16 +221,19 @@ def _connected_components(edges, shards: int, max_rounds: int = 64):
         both = e.union(e.map_batches(lambda t: pa.table({"src": t.column("dst"), "dst": t.column("src")}),
                                      batch_format="pyarrow"))
         large = (both.map_batches(_add_shard, fn_kwargs={"column": "src", "shards": shards}, batch_format="pyarrow")
-                 .groupby("shard").map_groups(B.star_step, fn_kwargs={"large": True}, batch_format="pyarrow")
+                 .groupby("shard", num_partitions=shards)
+                 .map_groups(B.star_step, fn_kwargs={"large": True}, batch_format="pyarrow")
                  .materialize())
         small = (large.select_columns(["src", "dst"])
                  .map_batches(_add_shard, fn_kwargs={"column": "src", "shards": shards}, batch_format="pyarrow")
-                 .groupby("shard").map_groups(B.star_step, fn_kwargs={"large": False}, batch_format="pyarrow")
+                 .groupby("shard", num_partitions=shards)
+                 .map_groups(B.star_step, fn_kwargs={"large": False}, batch_format="pyarrow")
                  .materialize())
         changed = (large.sum("changed") or 0) + (small.sum("changed") or 0)
         e = small.select_columns(["src", "dst"])
         if changed == 0:
-            return e.groupby("src").aggregate(rd.aggregate.Min("dst", alias_name="root")).materialize()
+            return (e.groupby("src", num_partitions=shards)
+                    .aggregate(rd.aggregate.Min("dst", alias_name="root")).materialize())
     raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
 
 
@@ -296,7 +299,7 @@ def _join(left, right, key: str, how: str, shards: int):
     packed = left.map_batches(_pack, fn_kwargs={"key": key, "shards": shards, "side": 0}, batch_format="pyarrow")
     packed = packed.union(right.map_batches(_pack, fn_kwargs={"key": key, "shards": shards, "side": 1},
                                             batch_format="pyarrow"))
-    return packed.groupby("shard").map_groups(_local_join, fn_kwargs={
+    return packed.groupby("shard", num_partitions=shards).map_groups(_local_join, fn_kwargs={
         "key": key, "how": how, "left_schema": ls, "right_schema": rs}, batch_format="pyarrow")
 
 
@@ -375,7 +378,7 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
                 .map_batches(_with_order, fn_kwargs={"offsets": [int(o) for o in offsets], "seq0": seq0},
                              batch_format="pyarrow"))
         # a repeated id across files: the first occurrence is kept, as in read_articles
-        dup = arts.groupby("id").aggregate(rd.aggregate.Count(alias_name="n"),
+        dup = arts.groupby("id", num_partitions=shards).aggregate(rd.aggregate.Count(alias_name="n"),
                                            rd.aggregate.Min("order", alias_name="first"))
         dup_rows = _where(dup, lambda t: pc.greater(t.column("n"), 1)).take_all()
         if dup_rows:
@@ -425,7 +428,8 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
                     lambda t: t.append_column("stored", pa.array(np.ones(t.num_rows, bool))), batch_format="pyarrow")
         leaders = (nodes.map_batches(_add_shard, fn_kwargs={"column": "content_hash", "shards": shards},
                                      batch_format="pyarrow")
-                   .groupby("shard").map_groups(B.hash_leaders, batch_format="pyarrow").materialize())
+                   .groupby("shard", num_partitions=shards)
+                 .map_groups(B.hash_leaders, batch_format="pyarrow").materialize())
         repeats = _where(leaders, lambda t: pc.not_equal(t.column("leader_id"), t.column("id")))
         exact = repeats.map_batches(lambda t: pa.table({
             "new_id": t.column("id"), "new_seq": t.column("seq"), "other_id": t.column("leader_id"),
@@ -448,8 +452,9 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
             ["node", "seq", "kind", "sig", "stored"]))
         pairs = (band_in.map_batches(B.band_rows, fn_kwargs={"params": params, "shards": shards},
                                      batch_format="pyarrow")
-                 .groupby("shard").map_groups(B.bucket_pairs, fn_kwargs={"shards": shards}, batch_format="pyarrow")
-                 .groupby("pair_shard").map_groups(B.unique_pairs, batch_format="pyarrow")
+                 .groupby("shard", num_partitions=shards)
+                 .map_groups(B.bucket_pairs, fn_kwargs={"shards": shards}, batch_format="pyarrow")
+                 .groupby("pair_shard", num_partitions=shards).map_groups(B.unique_pairs, batch_format="pyarrow")
                  .drop_columns(["pair_shard"]).materialize())
         summary.lsh_candidates = pairs.count()
 
@@ -510,7 +515,8 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
                              if stored_root_id else [])
             best = (edges.select_columns(["new_id", "other_id", "other_seq", "similarity", "rule"])
                     .map_batches(_add_shard, fn_kwargs={"column": "new_id", "shards": shards}, batch_format="pyarrow")
-                    .groupby("shard").map_groups(_best_edges, batch_format="pyarrow"))
+                    .groupby("shard", num_partitions=shards)
+                 .map_groups(_best_edges, batch_format="pyarrow"))
             best = _rename(best.drop_columns(["other_seq"]), {"new_id": "id"})
             base = fp.select_columns(["id", "seq", "published", "text_length"])
             joined = _join(_join(base, labels.select_columns(["seq", "root_seq", "root_id"]), "seq", "left",
@@ -532,7 +538,8 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
                                                                for c in t.column_names]), batch_format="pyarrow")
                       .map_batches(_add_shard, fn_kwargs={"column": "group_id", "shards": shards},
                                    batch_format="pyarrow")
-                      .groupby("shard").map_groups(B.choose_group_representatives, batch_format="pyarrow")
+                      .groupby("shard", num_partitions=shards)
+                 .map_groups(B.choose_group_representatives, batch_format="pyarrow")
                       .map_batches(lambda t: t.append_column("run_id", pa.array([run_id] * t.num_rows, pa.int64())),
                                    batch_format="pyarrow").materialize())
         members.select_columns(["article_id", "group_id", "similarity", "joined_via", "rule", "run_id"]

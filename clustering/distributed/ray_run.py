@@ -79,6 +79,7 @@ def connect(options: RayOptions) -> None:
     import ray
 
     if ray.is_initialized():
+        configure_data_context()
         return
     import clustering
 
@@ -373,7 +374,7 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
         offsets = list(np.r_[0, np.cumsum(counts)[:-1]]) if counts else []
         seq0 = store.next_seq()
         total = int(sum(counts))
-        shards = options.shards or max(4, min(1024, total // 20_000 + 4))
+        shards = options.shards or max(4, total // 20_000 + 4)  # ~20k articles per shard
         arts = (rd.from_arrow_refs(tables)
                 .map_batches(_with_order, fn_kwargs={"offsets": [int(o) for o in offsets], "seq0": seq0},
                              batch_format="pyarrow"))

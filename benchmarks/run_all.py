@@ -32,10 +32,12 @@ from common import BENCH_DIR, EMBED_TIMING, Skip, machine_facts, md_table, secti
 SECTIONS = [
     ("minhash", "bench_minhash"),
     ("lsh_recall", "bench_lsh_recall"),
+    ("dedup_speed", "bench_dedup_speed"),
     ("pairs", "bench_pairs"),
     ("scaling", "bench_scaling"),
     ("stories", "bench_stories"),
     ("online", "bench_online"),
+    ("service", "bench_service"),
     ("embed", None),
 ]
 

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
@@ -73,17 +73,24 @@ def _guard(fn):
 
 
 class RichProgressReporter(Progress):
-    """Stage reporter drawing a rich progress bar (only on a terminal)."""
+    """Stage reporter: a rich progress bar with time left on a terminal; elsewhere (output piped
+    or logged) one plain line on stderr per stage and then every ``every`` seconds, so a long
+    run never looks hung; nothing at all when ``enabled`` is False (``--quiet``)."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, *, every: float = 10.0):
         self.enabled = enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self.every = every
         self.bar: RichProgress | None = None
         self.task = None
+        self._name, self._total, self._done = "", None, 0
+        self._t0 = self._last = 0.0
 
     def __enter__(self) -> RichProgressReporter:
-        if self.enabled:
+        if self.tty:
             self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                    TimeElapsedColumn(), console=err_console, transient=True)
+                                    TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                                    console=err_console, transient=True)
             self.bar.__enter__()
         return self
 
@@ -91,15 +98,44 @@ class RichProgressReporter(Progress):
         if self.bar is not None:
             self.bar.__exit__(*exc)
 
+    def _line(self) -> None:
+        import time
+
+        now = time.monotonic()
+        self._last = now
+        spent = now - self._t0
+        msg = f"progress: {self._name}"
+        if self._total:
+            msg += f" {self._done:,}/{self._total:,} ({100 * self._done / self._total:.0f}%)"
+            if self._done:
+                msg += f", {spent:.0f} s, about {spent * (self._total - self._done) / self._done:.0f} s left"
+        err_console.print(msg, markup=False, highlight=False, soft_wrap=True)
+
     def stage(self, name: str, total: int | None = None) -> None:
+        if not self.enabled:
+            return
         if self.bar is not None:
             if self.task is not None:
                 self.bar.update(self.task, visible=False)
             self.task = self.bar.add_task(name, total=total)
+            return
+        import time
+
+        self._name, self._total, self._done = name, total, 0
+        self._t0 = time.monotonic()
+        self._line()
 
     def advance(self, n: int = 1) -> None:
+        if not self.enabled:
+            return
         if self.bar is not None and self.task is not None:
             self.bar.advance(self.task, n)
+            return
+        import time
+
+        self._done += n
+        if time.monotonic() - self._last >= self.every:
+            self._line()
 
 
 def parse_mapping(items: list[str] | None) -> dict[str, str]:
@@ -182,14 +218,20 @@ def print_summary(s: RunSummary) -> None:
         _row(t, f"  {reason}", f"{n}  ({ex})" if ex else n)
     _row(t, "already stored (unchanged)", s.already_stored)
     _row(t, "new articles", s.new_articles)
+    if s.updated_text or s.updated_metadata:
+        _row(t, "updated articles (new version)", f"{s.updated_text} text, {s.updated_metadata} "
+             f"metadata only; {s.matched_by_url} matched by canonical URL under a new id")
     _row(t, "exact repeats", s.exact_repeats)
     _row(t, "near-duplicates (verified)", f"{s.near_duplicates}  (LSH candidates "
          f"{s.lsh_candidates}, rejected by Jaccard {s.lsh_rejected})")
     _row(t, "near-duplicate groups (2+)", f"{s.groups}  holding {s.articles_in_groups} articles")
     for k, v in s.stories.items():
-        _row(t, f"stories: {k}", v)
+        if k != "changes":
+            _row(t, f"stories: {k}", v)
     _row(t, "seconds", f"{s.seconds:.1f}")
     console.print(t)
+    if s.stories.get("changes"):
+        print_story_changes(s.stories["changes"])
     for note in s.notes:
         _say(f"note: {note}")
     if s.largest_groups:
@@ -226,7 +268,7 @@ def run(inputs: list[Path] = typer.Argument(..., help="Article files (.jsonl/.cs
                          story_threshold=story_threshold, lead_tokens=lead_tokens)
     mapping = parse_mapping(map_)
     with NewsClusterer(db, config) as nc, \
-            RichProgressReporter(not quiet and sys.stderr.isatty()) as prog:
+            RichProgressReporter(not quiet) as prog:
         if engine == "ray":
             try:
                 import ray  # noqa: F401
@@ -453,7 +495,8 @@ def evaluate(gold: Path = typer.Argument(..., help="Gold file (.jsonl/.csv/.tsv,
         nc = NewsClusterer(db, read_only=True)
     elif input_:
         nc = NewsClusterer(":memory:", DEFAULTS.replace(stories={"mode": stories}))
-        nc.ingest(input_, mapping=parse_mapping(map_), command="evaluate")
+        with RichProgressReporter(True) as prog:
+            nc.ingest(input_, mapping=parse_mapping(map_), command="evaluate", progress=prog)
     try:
         store = nc.store if nc is not None else None
         if pairs:
@@ -489,8 +532,55 @@ def recluster(db: Path = DbOpt,
                          story_threshold=story_threshold)
     with NewsClusterer(db, config) as nc:
         summary = nc.recluster(since=lo, until=hi)
+    changes = summary.pop("changes", None)
     for k, v in summary.items():
         _say(f"{k}: {v}")
+    print_story_changes(changes)
+
+
+def print_story_changes(changes: dict[str, Any] | None, top: int = 20) -> None:
+    """What a batch re-cluster changed: moves, merges, splits and story sizes before -> after."""
+    if not changes:
+        _say("no article changed story")
+        return
+    _say(f"articles moved: {changes['articles moved']} (in {changes['groups moved']} "
+         "near-duplicate groups)")
+    for what in ("merged", "split"):
+        _say(f"stories {what}: {len(changes[what])}" + (f"  ({', '.join(changes[what][:top])})"
+                                                       if changes[what] else ""))
+    t = Table(title=f"stories whose size changed ({len(changes['sizes'])}; largest change first)")
+    for col in ("story", "articles before", "after"):
+        t.add_column(col)
+    for row in changes["sizes"][:top]:
+        _row(t, row["story_id"], row["before"], row["after"])
+    console.print(t)
+
+
+@app.command()
+@_guard
+def serve(db: Path = DbOpt,
+          host: str = typer.Option("127.0.0.1", help="Address to bind (default loopback only)."),
+          port: int = typer.Option(8000, help="TCP port."),
+          token: Optional[str] = typer.Option(None, envvar="NEWS_CLUSTER_TOKEN", show_envvar=True,
+                                              help="Writes need 'Authorization: Bearer TOKEN'."),
+          stories: str = StoriesOpt,
+          max_body_bytes: Optional[int] = typer.Option(None, help="Larger request bodies get 413 "
+                                                       "(default 1 MiB)."),
+          log_level: str = typer.Option("warning", help="uvicorn log level.")) -> None:
+    """Run the feed service (HTTP API and story browser) over one database, as its single writer."""
+    import uvicorn
+
+    from clustering.service import MAX_BODY_BYTES, create_app
+    from clustering.store import Store
+
+    d = DEFAULTS
+    config = make_config(threshold=d.dedup.threshold, char_threshold=d.dedup.char_threshold,
+                         num_perm=d.dedup.num_perm, word_k=d.dedup.shingles.word_k,
+                         char_k=d.dedup.shingles.char_k, stories=stories)
+    Store(db).close()  # a locked or unusable file: one clear line now, not a server traceback
+    uvicorn.run(create_app(db, token=token or "", config=config,
+                           max_body_bytes=max_body_bytes or MAX_BODY_BYTES),
+                host=host, port=port, log_level=log_level)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,10 +36,10 @@ class ShingleParams:
         word_k: words per word shingle.
         char_k: characters per character shingle for short texts.
         short_tokens: texts with fewer than this many tokens are shingled by characters
-            (headlines and teasers; bodies have far more).
+            (headlines and teasers; bodies have far more); 0: never.
 
     Raises:
-        ValueError: a size below 1.
+        ValueError: a shingle size below 1 or a negative ``short_tokens``.
     """
 
     word_k: int = 3
@@ -46,8 +47,8 @@ class ShingleParams:
     short_tokens: int = 16
 
     def __post_init__(self) -> None:
-        if self.word_k < 1 or self.char_k < 1 or self.short_tokens < 1:
-            raise ValueError("shingle sizes and short_tokens must be >= 1")
+        if self.word_k < 1 or self.char_k < 1 or self.short_tokens < 0:
+            raise ValueError("shingle sizes must be >= 1 and short_tokens >= 0")
 
     def kind_for(self, n_tokens: int) -> str:
         """"char" for short texts, "word" otherwise."""
@@ -64,9 +65,32 @@ class DedupParams:
         num_perm: MinHash signature length (>= 16).
         seed: MinHash permutation seed.
         shingles: shingle sizes and the short-text cut-off.
+        minhash: "rensa" (Rust, the fastest measured) or "datasketch" (our numpy port of
+            datasketch's scheme, value for value); stored signatures of another scheme are
+            recomputed once.
+        containment: containment threshold |A ∩ B| / min(|A|, |B|) for word-shingled texts: a
+            candidate pair below the Jaccard threshold is still joined when the smaller text is
+            this much contained in the larger (a wire story reprinted with paragraphs appended).
+        containment_min_shingles: the smaller text needs at least this many word shingles for
+            the containment rule (a short text contained in a long one is weak evidence).
+        containment_min_jaccard: the containment rule also needs this Jaccard: below it, LSH
+            tuned for ``threshold`` proposes the pair too rarely for the rule to be reliable
+            (whether a pair joins would depend on chance hits of the MinHash scheme).
+        body_numbers: the numbers rule for full articles: two bodies that differ in a number in
+            the same context ("2 killed" vs "21 killed") are not near-duplicates.
+        min_headline_tokens: a headline-only item needs this many tokens to be joined at all
+            (a one- or two-word title such as "كاريكاتير" or "Cartoon" is a label, not a
+            headline: the same label from two outlets is two items).
+        generic_title_bodies: a title seen over this many different bodies in a batch is
+            generic (a recurring column or section name); headline-only items with it are
+            not joined.
+        boilerplate_min_articles: a word shingle found in at least this many distinct texts
+            of one source in a batch is that outlet's boilerplate (footer, copyright line) and
+            is dropped before MinHash and verification
+            (:mod:`clustering.dedup.boilerplate`); 0 turns this off.
 
     Raises:
-        ValueError: a threshold outside (0, 1) or ``num_perm`` < 16.
+        ValueError: a threshold outside (0, 1), ``num_perm`` < 16 or an unknown scheme.
     """
 
     threshold: float = 0.5
@@ -74,8 +98,26 @@ class DedupParams:
     num_perm: int = 128
     seed: int = 1
     shingles: ShingleParams = field(default_factory=ShingleParams)
+    minhash: str = "rensa"
+    containment: float = 0.8
+    containment_min_shingles: int = 40
+    containment_min_jaccard: float = 0.4
+    body_numbers: bool = True
+    min_headline_tokens: int = 3
+    generic_title_bodies: int = 3
+    boilerplate_min_articles: int = 10
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.containment <= 1.0:
+            raise ValueError(f"containment must be in (0, 1], got {self.containment}")
+        if self.boilerplate_min_articles != 0 and self.boilerplate_min_articles < 2:
+            raise ValueError("boilerplate_min_articles must be 0 (off) or >= 2")
+        if self.min_headline_tokens < 1 or self.generic_title_bodies < 2:
+            raise ValueError("min_headline_tokens must be >= 1 and generic_title_bodies >= 2")
+        if self.containment_min_shingles < 1:
+            raise ValueError("containment_min_shingles must be >= 1")
+        if self.minhash not in ("rensa", "datasketch"):
+            raise ValueError(f"minhash must be rensa or datasketch, got {self.minhash!r}")
         for name in ("threshold", "char_threshold"):
             t = getattr(self, name)
             if not 0.0 < t < 1.0:
@@ -91,7 +133,17 @@ class DedupParams:
         """A key naming the settings a stored signature depends on; signatures made with other
         settings are not comparable and are recomputed."""
         s = self.shingles
-        return f"mh-a32-p{self.num_perm}-s{self.seed}-w{s.word_k}-c{s.char_k}-t{s.short_tokens}"
+        scheme = "a32" if self.minhash == "datasketch" else self.minhash
+        # boilerplate shingles are dropped before MinHash, so the setting changes signatures
+        return (f"mh-{scheme}-p{self.num_perm}-s{self.seed}-w{s.word_k}-c{s.char_k}-t{s.short_tokens}"
+                f"-b{self.boilerplate_min_articles}")
+
+    def band_key(self) -> str:
+        """A key naming the settings stored LSH band keys depend on (the fingerprint settings and
+        the bands/rows of both thresholds)."""
+        br = self.lsh_bands_rows()
+        return (f"{self.fingerprint_key()}-w{br['word'][0]}x{br['word'][1]}"
+                f"-c{br['char'][0]}x{br['char'][1]}")
 
     def lsh_bands_rows(self) -> dict[str, tuple[int, int]]:
         """The LSH (bands, rows) each threshold gives (see :func:`clustering.dedup.lsh.bands_rows`)."""
@@ -167,17 +219,24 @@ class EmbedParams:
         lead_tokens: body tokens embedded after the title (model tokenizer tokens); 0: titles only.
         batch_size: texts per forward pass.
         chunk: texts embedded (and stored) per progress step.
+        backend: "onnx-int8" (the default model exported once to ONNX and run int8 by ONNX
+            Runtime on all cores: several times faster, same quality on the benchmarks) or
+            "torch" (sentence-transformers float32). Vectors of the two have their own model ids
+            and are never mixed. The fast mode is ``lead_tokens=32`` with "onnx-int8".
 
     Raises:
-        ValueError: ``lead_tokens`` < 0, ``batch_size`` or ``chunk`` < 1.
+        ValueError: ``lead_tokens`` < 0, ``batch_size`` or ``chunk`` < 1, an unknown backend.
     """
 
     model: str | None = None
     lead_tokens: int = 96
     batch_size: int = 32
     chunk: int = 64
+    backend: str = "onnx-int8"
 
     def __post_init__(self) -> None:
+        if self.backend not in ("onnx-int8", "torch"):
+            raise ValueError(f"backend must be onnx-int8 or torch, got {self.backend!r}")
         if self.lead_tokens < 0:
             raise ValueError(f"lead_tokens must be >= 0, got {self.lead_tokens}")
         if self.batch_size < 1 or self.chunk < 1:
@@ -190,13 +249,25 @@ class RunParams:
 
     Attributes:
         fingerprint_batch: articles fingerprinted per vectorised batch (bounds memory).
+        workers: processes that fingerprint batches in parallel; 0 = one per CPU core when the
+            input has at least ``parallel_from`` articles, else 1.
+        parallel_from: smallest input fingerprinted by several processes when ``workers`` is 0
+            (starting a worker costs about a second).
     """
 
     fingerprint_batch: int = 2_000
+    workers: int = 0
+    parallel_from: int = 8_000
 
     def __post_init__(self) -> None:
-        if self.fingerprint_batch < 1:
-            raise ValueError("fingerprint_batch must be >= 1")
+        if self.fingerprint_batch < 1 or self.workers < 0 or self.parallel_from < 0:
+            raise ValueError("fingerprint_batch must be >= 1, workers and parallel_from >= 0")
+
+    def workers_for(self, n_articles: int) -> int:
+        """The number of fingerprinting processes for an input of ``n_articles``."""
+        if self.workers:
+            return self.workers
+        return (os.cpu_count() or 1) if n_articles >= self.parallel_from else 1
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from clustering.config import Config, DedupParams
+from clustering.config import Config, DedupParams, RunParams
 from clustering.dedup.engine import (
     TITLE_KEY,
     EdgeReport,
@@ -28,12 +28,16 @@ from clustering.dedup.engine import (
     content_hash,
     find_edges,
     fingerprint_batch,
+    fingerprint_batches,
+    prefetch_candidates,
     shingle_texts,
     shingle_titles,
 )
-from clustering.dedup.lsh import CandidateIndex
+from clustering.dedup.lsh import BandIndex
 from clustering.dedup.rules import choose_representative
+from clustering.io.fields import printable
 from clustering.io.readers import ReadResult, read_articles, read_records
+from clustering.io.urls import canonical_url
 from clustering.normalise import normalise
 from clustering.records import Article, SkipReport
 from clustering.store import Store, StoreError
@@ -52,6 +56,9 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)
     already_stored: int = 0
     new_articles: int = 0
+    updated_text: int = 0
+    updated_metadata: int = 0
+    matched_by_url: int = 0
     exact_repeats: int = 0
     near_duplicates: int = 0
     lsh_candidates: int = 0
@@ -61,10 +68,35 @@ class RunSummary:
     largest_groups: list[dict[str, Any]] = field(default_factory=list)
     stories: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly dict of every field."""
         return dict(self.__dict__)
+
+
+class StageTimer:
+    """Seconds spent per stage of a run, accumulated: ``with timer("verify"): ...``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._name = ""
+        self._t0 = 0.0
+
+    def __call__(self, name: str) -> StageTimer:
+        self._name = name
+        return self
+
+    def __enter__(self) -> StageTimer:
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.seconds[self._name] = self.seconds.get(self._name, 0.0) + time.perf_counter() - self._t0
+
+    def rounded(self) -> dict[str, float]:
+        """Stage -> seconds, rounded to milliseconds."""
+        return {k: round(v, 3) for k, v in self.seconds.items()}
 
 
 class Progress:
@@ -78,7 +110,8 @@ class Progress:
 
 
 #: The story hook a run calls inside its transaction: (store, run id, new articles,
-#: article id -> group id, progress) -> summary dict.
+#: article id -> group id, progress) -> summary dict; after article updates also the keyword
+#: ``left``: the story ids that lost a member to an update (see :class:`~clustering.story_step.StoryStep`).
 StoryHook = Callable[[Store, int, list[Article], dict[str, str], Progress], dict[str, Any]]
 
 
@@ -93,6 +126,7 @@ def _article_rows(arts: Sequence[Article], seqs: Sequence[int], hashes: Sequence
         "published": pa.array([a.published for a in arts], pa.timestamp("us", tz="UTC")),
         "source": pa.array([a.source for a in arts], pa.string()),
         "url": pa.array([a.url for a in arts], pa.string()),
+        "canonical_url": pa.array([canonical_url(a.url) for a in arts], pa.string()),
         "lang": pa.array([a.lang for a in arts], pa.string()),
         "listed_on": pa.array([a.listed_on for a in arts], pa.string()),
         "input_order": pa.array([a.order for a in arts], pa.int64()),
@@ -146,27 +180,48 @@ def split_new(store: Store, arts: list[Article], skips: SkipReport) -> tuple[lis
     return new, same
 
 
+def plan_batch(store: Store, arts: list[Article], skips: SkipReport):
+    """Which of ``arts`` are new, unchanged, or updates of stored articles (by id, or by
+    canonical URL under a new id): see :func:`clustering.updates.plan_updates`."""
+    from clustering.updates import plan_updates, version_key
+
+    facts = store.current_facts([a.id for a in arts])
+    urls = {canonical_url(a.url) for a in arts if a.id not in facts and a.listed_on is None} - {None}
+    url_ids = store.ids_by_canonical_url(urls) if urls else {}
+    if url_ids:
+        facts.update(store.current_facts(set(url_ids.values())))
+    superseded = {version_key(*r) for r in store.superseded_versions(facts)} if facts else set()
+    return plan_updates(arts, facts, url_ids, superseded,
+                        lambda a: content_hash(normalise(a.content)), skips)
+
+
 def dedup_into_store(store: Store, run_id: int, new: list[Article], params: DedupParams,
-                     progress: Progress, batch_size: int) -> tuple[EdgeReport, dict[str, str]]:
+                     progress: Progress, run: RunParams, timer: StageTimer | None = None
+                     ) -> tuple[EdgeReport, dict[str, str]]:
     """Fingerprint ``new`` articles, find their near-duplicates among themselves and everything
     stored, and write articles, signatures, memberships and groups (call inside a transaction).
 
     Returns the edge report and article id -> group id for the new articles.
     """
-    config = params.fingerprint_key()
-    index = CandidateIndex({"word": params.threshold, "char": params.char_threshold},
-                           params.num_perm, params.seed)
-    progress.stage("loading stored signatures")
-    ids, kinds, sigs = store.load_signatures(config, params.num_perm)
-    index.insert_many(ids, kinds, sigs)
-    stale = store.unsigned_representatives(config)
-    if stale:  # settings changed since these were stored: sign them again, once
-        arts = [Article(id=i, title=t or "", text=x or "") for i, t, x in stale]
-        sfp = fingerprint_batch(arts, params)
-        rows = _signature_rows([a.id for a in arts], sfp, range(len(arts)), config)
-        index.insert_many(rows.column("article_id").to_pylist(), rows.column("kind").to_pylist(),
-                          _sig_matrix(rows, params.num_perm))
-        store.insert_signatures(rows)
+    timer = timer or StageTimer()
+    config, band_config = params.fingerprint_key(), params.band_key()
+    thresholds = {"word": params.threshold, "char": params.char_threshold}
+    index = BandIndex(thresholds, params.num_perm,
+                      stored=lambda keys: store.band_matches(band_config, keys))
+    last = store.last_run_params()
+    if last.get("fingerprint_config") != config or last.get("band_config") != band_config:
+        # settings changed since the last run (or a store made before band keys were kept):
+        # sign what has no signature with these settings, and rebuild the band keys, once
+        progress.stage("indexing stored signatures")
+        stale = store.unsigned_representatives(config)
+        if stale:
+            arts = [Article(id=i, title=t or "", text=x or "") for i, t, x in stale]
+            store.insert_signatures(_signature_rows([a.id for a in arts], fingerprint_batch(arts, params),
+                                                    range(len(arts)), config))
+        ids, kinds, sigs = store.load_signatures(config, params.num_perm)
+        everything = BandIndex(thresholds, params.num_perm)
+        everything.insert_many(ids, kinds, sigs)
+        store.replace_bands(band_config, *everything.drain())
 
     def stored_shingles(want: list[str]) -> dict[str, Shingled]:
         texts = store.texts_of([w[len(TITLE_KEY):] if w.startswith(TITLE_KEY) else w for w in want])
@@ -184,16 +239,25 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
     seq0 = store.next_seq()
     report = EdgeReport()
     progress.stage("fingerprinting and near-duplicate search", total=len(new))
-    for lo in range(0, len(new), batch_size):
-        batch = new[lo:lo + batch_size]
-        fp = fingerprint_batch(batch, params)
+    size = run.fingerprint_batch
+    batches = [new[lo:lo + size] for lo in range(0, len(new), size)]
+    fps = fingerprint_batches(batches, params, run.workers_for(len(new)))
+    for k, batch in enumerate(batches):
+        lo = k * size
+        with timer("fingerprint (normalise, shingle, MinHash)"):
+            fp = next(fps)
         bids = [a.id for a in batch]
-        stored_hashes = store.first_article_by_hash(fp.content_hash)
-        rep = find_edges(bids, fp, params, index, stored_hashes, stored_shingles, known)
-        # Articles go in first so that later batches find this one's hashes and texts.
-        store.insert_articles(_article_rows(batch, range(seq0 + lo, seq0 + lo + len(batch)),
-                                            fp.content_hash, run_id))
-        store.insert_signatures(_signature_rows(bids, fp, rep.fingerprinted, config))
+        with timer("LSH lookup (stored hashes and band keys)"):
+            stored_hashes = store.first_article_by_hash(fp.content_hash)
+            prefetch_candidates(index, fp)  # one store lookup per batch for the stored band keys
+        with timer("LSH query and Jaccard verification"):
+            rep = find_edges(bids, fp, params, index, stored_hashes, stored_shingles, known)
+        with timer("store writes"):
+            # Articles go in first so that later batches find this one's hashes and texts.
+            store.insert_articles(_article_rows(batch, range(seq0 + lo, seq0 + lo + len(batch)),
+                                                fp.content_hash, run_id))
+            store.insert_signatures(_signature_rows(bids, fp, rep.fingerprinted, config))
+            store.insert_bands(band_config, *index.drain())
         report.edges.extend(rep.edges)
         report.exact_repeats += rep.exact_repeats
         report.candidates += rep.candidates
@@ -201,6 +265,12 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
         progress.advance(len(batch))
 
     progress.stage("grouping")
+    with timer("group (union-find, representatives)"):
+        return _group(store, run_id, new, report)
+
+
+def _group(store: Store, run_id: int, new: list[Article], report: EdgeReport
+           ) -> tuple[EdgeReport, dict[str, str]]:
     new_ids = [a.id for a in new]
     new_set = set(new_ids)
     touched = {e.other_id for e in report.edges if e.other_id not in new_set}
@@ -270,13 +340,14 @@ class NewsClusterer:
         d = self.config.dedup
         return {"config": self.config.to_dict(),
                 "lsh_bands_rows": {k: list(v) for k, v in d.lsh_bands_rows().items()},
-                "fingerprint_config": d.fingerprint_key(), "mapping": dict(mapping or {})}
+                "fingerprint_config": d.fingerprint_key(), "band_config": d.band_key(),
+                "mapping": dict(mapping or {})}
 
     # ---- writing -----------------------------------------------------------------------------
 
     def ingest(self, items: Sequence[str | Path] | Sequence[Article | Mapping[str, Any]], *,
                mapping: Mapping[str, str] | None = None, progress: Progress | None = None,
-               command: str = "run") -> RunSummary:
+               command: str = "run", overview: bool = True) -> RunSummary:
         """Ingest article files, or in-memory articles (:class:`~clustering.records.Article` or
         dicts with the documented fields), into the store: dedup against everything stored,
         cluster stories (unless ``config.stories.mode`` is "none"), record the run.
@@ -286,6 +357,8 @@ class NewsClusterer:
             mapping: column renames for the readers (input name -> field name).
             progress: stage reporter.
             command: recorded in the run log.
+            overview: fill the summary's store-wide group counts and largest groups (a scan of
+                every group: a feed service ingesting item by item turns it off).
 
         Returns:
             The :class:`RunSummary`. Re-running the same input adds no article, group or story row.
@@ -299,33 +372,49 @@ class NewsClusterer:
         started = datetime.now(timezone.utc)
         progress = progress or Progress()
         progress.stage("reading input")
+        timer = StageTimer()
         items = list(items)
-        if items and all(isinstance(x, (str, Path)) for x in items):
-            inputs = [str(p) for p in items]
-            read: ReadResult = read_articles(items, mapping=mapping)
-        else:
-            inputs = []
-            read, _ = read_records(items, mapping=mapping)
+        with timer("read"):
+            if items and all(isinstance(x, (str, Path)) for x in items):
+                inputs = [printable(str(p)) for p in items]  # a file name may hold any bytes
+                read: ReadResult = read_articles(items, mapping=mapping)
+            else:
+                inputs = []
+                read, _ = read_records(items, mapping=mapping)
         store = self.store
         run_id = store.next_run_id()
         summary = RunSummary(run_id=run_id, read=len(read.articles) + read.skips.total)
         with store.transaction():
-            new, summary.already_stored = split_new(store, read.articles, read.skips)
-            summary.new_articles = len(new)
+            from clustering.updates import apply_updates, finish_updates
+
+            plan = plan_batch(store, read.articles, read.skips)
+            left = apply_updates(store, plan, run_id, started)
+            new, summary.already_stored = plan.new, plan.unchanged
+            summary.new_articles = len(new) - len(plan.text_updates)
+            summary.updated_text = len(plan.text_updates)
+            summary.updated_metadata = len(plan.metadata_updates)
+            summary.matched_by_url = plan.by_url
             if new:
                 report, groups = dedup_into_store(store, run_id, new, self.config.dedup, progress,
-                                                  self.config.run.fingerprint_batch)
+                                                  self.config.run, timer)
                 summary.exact_repeats = report.exact_repeats
                 summary.near_duplicates = sum(1 for e in report.edges if e.rule == "jaccard")
                 summary.lsh_candidates = report.candidates
                 summary.lsh_rejected = report.rejected
-                if self.story_step is not None:
-                    summary.stories = self.story_step(store, run_id, new, groups, progress)
+                finish_updates(store, plan)
+            if self.story_step is not None and (new or left):
+                with timer("stories (embed, assign, store)"):
+                    # ``left`` only when an update took articles out of stories: a story hook
+                    # keeps the five-argument form (StoryHook)
+                    summary.stories = self.story_step(store, run_id, new, groups if new else {},
+                                                      progress, **({"left": left} if left else {}))
             summary.skipped = read.skips.as_dict()
             summary.skip_examples = dict(read.skips.examples)
             summary.notes = list(read.notes)
-            summary.groups, summary.articles_in_groups, summary.largest_groups = store.group_overview()
+            if overview:
+                summary.groups, summary.articles_in_groups, summary.largest_groups = store.group_overview()
             summary.seconds = round(time.perf_counter() - t0, 3)
+            summary.timings = timer.rounded()
             store.record_run(run_id, started, command, inputs, self.run_params(mapping),
                              summary.as_dict())
         return summary
@@ -370,6 +459,24 @@ class NewsClusterer:
         except ValueError:
             return self.config
 
+    def _batch_boilerplate(self, ids: Sequence[str], cfg: Config) -> np.ndarray:
+        """The outlet boilerplate the engine learned over the fingerprint batches of ``ids``
+        (re-learned from the stored batch mates; see :mod:`clustering.dedup.boilerplate`)."""
+        from clustering.dedup.boilerplate import learn_boilerplate
+        from clustering.dedup.engine import content_hash
+
+        if not cfg.dedup.boilerplate_min_articles:
+            return np.zeros(0, np.uint64)
+        found = [np.zeros(0, np.uint64)]
+        for art_id in dict.fromkeys(ids):
+            rows = self.store.batch_mates(art_id, cfg.run.fingerprint_batch)
+            normed, kinds, sets, _ = shingle_texts(
+                [Article(id=i, title=t, text=x).content for i, t, x, _ in rows], cfg.dedup)
+            hashes = [content_hash(n) for n in normed]
+            found.append(learn_boilerplate([r[3] for r in rows], sets, kinds, hashes,
+                                           cfg.dedup.boilerplate_min_articles))
+        return np.unique(np.concatenate(found))
+
     def explain(self, id_a: str, id_b: str) -> dict[str, Any]:
         """Why two stored articles are or are not near-duplicates (the engine's own rule, with
         the settings of the last run: Jaccard, MinHash estimate, LSH candidacy, shared shingles,
@@ -382,7 +489,8 @@ class NewsClusterer:
         cfg = self.stored_config()
         content = lambda f: Article(id=f["id"], title=f["title"], text=f["text"]).content
         ex = explain_dedup(content(fa), content(fb), cfg.dedup, title_a=fa["title"],
-                           title_b=fb["title"])
+                           title_b=fb["title"], boilerplate=self._batch_boilerplate(
+                               (id_a, id_b), cfg))
         ex.groups = (fa["dup_group"], fb["dup_group"])
         ex.same_group = fa["dup_group"] is not None and fa["dup_group"] == fb["dup_group"]
         out: dict[str, Any] = {
@@ -395,6 +503,13 @@ class NewsClusterer:
             nd["verdict"] += "; they share a group through other members (transitive link)"
         elif ex.same_group:
             nd["verdict"] += "; same near-duplicate group"
+        if ex.same_group:  # the verified links that joined them (single-link grouping)
+            from clustering.explain import join_path
+
+            def via(x: str):
+                f = self.store.article_facts(x)
+                return f["joined_via"], f["similarity"], f["rule"]
+            nd["join_path"] = join_path(via, id_a, id_b)
         out["near_duplicate"] = nd
         story = explain_story(self.store, id_a, id_b, cfg.stories)
         if story:
@@ -429,6 +544,11 @@ class NewsClusterer:
             raise StoreError(f"no article from source {source!r} is stored in {self.store.path}")
         return self.store.list_stories(since=since, until=until, source=source, limit=limit,
                                        min_size=min_size)
+
+    def history(self, article_id: str) -> list[dict[str, Any]]:
+        """Every stored version of one article, oldest first; the last is current (see
+        :mod:`clustering.updates`). Empty when the id is not stored."""
+        return self.store.article_history(article_id)
 
     def timeline(self, story_id: str) -> dict[str, Any]:
         """A story's articles in time order and its events. Raises StoreError when unknown."""

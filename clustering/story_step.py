@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -110,17 +111,27 @@ class StoryStep:
         if self.embedder is None:
             from clustering.embed import Embedder
 
+            backend = self.embed.backend if self.embed.model is None else "torch"
             self.embedder = Embedder(self.embed.model, lead_tokens=self.embed.lead_tokens,
-                                     batch_size=self.embed.batch_size)
+                                     batch_size=self.embed.batch_size, backend=backend)
         return self.embedder
 
     # ---- the step ---------------------------------------------------------------------------
 
     def __call__(self, store: Store, run_id: int, new: list[Article], groups: dict[str, str],
-                 progress) -> dict[str, Any]:
+                 progress, *, left: Iterable[str] = ()) -> dict[str, Any]:
         """Cluster the groups of ``new`` (article id -> group id in ``groups``); returns the
-        story part of the run summary."""
+        story part of the run summary. ``left``: stories that lost a member (or whose member's
+        metadata changed) before this step, by an article update; their rows are refreshed."""
         now = datetime.now(timezone.utc)
+        left = set(store.existing_stories(set(left))) if left else set()
+        if left:  # groups whose embedded representative was updated away get their new one embedded
+            self._embeddings(store, run_id, [Unit.from_row(r) for r in store.unembedded_units_of_stories(
+                left, self._embedder().model_id)], progress)
+        if not new:
+            _refresh_stories(store, run_id, left, self._embedder().model_id, self.params)
+            return {"embedded": 0, "joined existing": 0, "new stories": 0, "moved (batch)": 0,
+                    "refreshed after updates": len(left), "stories total": store.count_open_stories()}
         group_ids = sorted(set(groups.values()))
         group_story = store.stories_of_groups(group_ids)
         units = [Unit.from_row(r) for r in
@@ -138,35 +149,49 @@ class StoryStep:
             decided, moved, batch_events = self._batch(store, units, emb, new_ids, window,
                                                        max(times) if times else now)
             events.extend(batch_events)
-        return self._record(store, run_id, now, units, decided, moved, group_story, events, times)
+        return self._record(store, run_id, now, units, decided, moved, group_story, events, times,
+                            left)
 
     def recluster(self, store: Store, run_id: int, since: datetime | None,
                   until: datetime | None) -> dict[str, Any]:
         """Batch re-cluster the stored stories of a time window from scratch (no new input) and
         reconcile: ids stay stable, moves close and reopen memberships, merges and splits become
-        events. Call inside a transaction. Raises ValueError when the window holds more units
-        than batch clustering accepts (see :func:`clustering.stories.cluster_batch`)."""
+        events. Call inside a transaction. Raises ValueError when the window holds no embedded
+        article (an empty window is an error, not a silent no-op) or more units than batch
+        clustering accepts (see :func:`clustering.stories.cluster_batch`)."""
         now = datetime.now(timezone.utc)
+        if not store.count_window_units(self._embedder().model_id, since, until):
+            span = f"[{since.isoformat() if since else '...'}, {until.isoformat() if until else '...'}]"
+            raise ValueError(f"empty window: no article with stories and embeddings of "
+                             f"{self._embedder().model_id} was published in {span}")
         decided, moved, events = self._batch(store, [], np.zeros((0, 0), np.float32),
                                              StoryIds(store), (since, until), until or now)
         return self._record(store, run_id, now, [], decided, moved, {}, events, [])
 
     def _record(self, store: Store, run_id: int, now: datetime, units: list[Unit],
                 decided: Decided, moved: dict[str, tuple[str, str]], group_story: dict[str, str],
-                events: list, times: list[datetime]) -> dict[str, Any]:
+                events: list, times: list[datetime], left: set[str] = frozenset()) -> dict[str, Any]:
         """Write memberships, stories and events of one decision round; the run summary."""
-        touched = _write_memberships(store, run_id, now, units, decided, moved, group_story)
+        involved = {s for pair in moved.values() for s in pair}
+        before = store.story_sizes(involved) if moved else {}
+        flows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        touched = _write_memberships(store, run_id, now, units, decided, moved, group_story,
+                                     flows) | left
         created = touched - set(store.existing_stories(touched))
+        events = _account_moves(events, flows, now)
         split = {e[0] for e in events if e[1] == "split_from"}
         events.extend(e for e in _growth_events(store, run_id, touched, created, now)
                       if not (e[1] == "created" and e[0] in split))
         _refresh_stories(store, run_id, touched, self._embedder().model_id, self.params)
         quiet = _mark_quiet(store, run_id, times, self.params)
         store.insert_events(events + quiet, run_id)
-        return {"embedded": len(units),
-                "joined existing": sum(1 for s, _, _ in decided.values() if s not in created),
-                "new stories": len(created), "moved (batch)": len(moved),
-                "stories total": store.count_open_stories()}
+        out = {"embedded": len(units),
+               "joined existing": sum(1 for s, _, _ in decided.values() if s not in created),
+               "new stories": len(created), "moved (batch)": len(moved),
+               "stories total": store.count_open_stories()}
+        if moved:
+            out["changes"] = _change_report(before, store.story_sizes(involved), flows, events)
+        return out
 
     def _embeddings(self, store: Store, run_id: int, units: list[Unit], progress) -> np.ndarray:
         """Embeddings of the units: reused from the store when present, else computed and stored."""
@@ -249,9 +274,11 @@ def _load_active(store: Store, params: StoryParams, times: np.ndarray, dim: int)
 
 def _write_memberships(store: Store, run_id: int, now: datetime, units: list[Unit],
                        decided: Decided, moved: dict[str, tuple[str, str]],
-                       group_story: dict[str, str]) -> set[str]:
+                       group_story: dict[str, str],
+                       flows: dict[tuple[str, str], list[int]] | None = None) -> set[str]:
     """Open memberships for every member of the groups involved; close and reopen those of
-    moved units' groups. Returns the story ids touched."""
+    moved units' groups. Returns the story ids touched; ``flows`` gets (old story, new story)
+    -> [articles moved, near-duplicate groups moved]."""
     rows: list[tuple[str, str, float | None, str]] = []
     touched: set[str] = set()
     # groups whose unit was decided now: all members without an open membership join
@@ -278,8 +305,54 @@ def _write_memberships(store: Store, run_id: int, now: datetime, units: list[Uni
             old, new = moved_groups[gid]
             rows.append((aid, new, None, f"batch re-cluster moved group {gid} from {old} to {new}"))
             touched.update((old, new))
+            if flows is not None:
+                flows[(old, new)][0] += 1
+        if flows is not None:
+            for old, new in moved_groups.values():
+                flows[(old, new)][1] += 1
     store.open_memberships(rows, now, run_id)
     return touched
+
+
+def _account_moves(events: list[tuple], flows: dict[tuple[str, str], list[int]], when: datetime
+                   ) -> list[tuple]:
+    """Make the events of a batch round account for every article moved: merge and split
+    events get the article counts of their flow (reconcile counts embedded units), and a flow
+    between two stories that no merge or split names becomes a ``moved_to`` event on the story
+    the articles left."""
+    out, named = [], set()
+    for sid, kind, other, t, detail in events:
+        pair = (sid, other) if kind == "merged_into" else (other, sid) if kind == "split_from" else None
+        if pair and pair in flows:
+            n, g = flows[pair]
+            named.add(pair)
+            verb = "merged into" if kind == "merged_into" else "split off"
+            detail = f"{detail}; {n} article(s) in {g} near-duplicate group(s) {verb}"
+        out.append((sid, kind, other, t, detail))
+    for (old, new), (n, g) in sorted(flows.items()):
+        if (old, new) not in named:
+            out.append((old, "moved_to", new, when,
+                        f"batch re-cluster moved {n} article(s) in {g} near-duplicate group(s) "
+                        f"from {old} to {new}"))
+    return out
+
+
+def _change_report(before: dict[str, int], after: dict[str, int],
+                   flows: dict[tuple[str, str], list[int]], events: list[tuple]) -> dict[str, Any]:
+    """What a batch round changed: articles and groups moved, the stories merged away and split
+    off, and every story whose size changed (articles before -> after), largest change first."""
+    kinds = defaultdict(list)
+    for sid, kind, other, _, _ in events:
+        kinds[kind].append((sid, other))
+    sizes = [{"story_id": s, "before": before.get(s, 0), "after": after.get(s, 0)}
+             for s in after if before.get(s, 0) != after.get(s, 0)]
+    sizes.sort(key=lambda d: (-abs(d["after"] - d["before"]), d["story_id"]))
+    return {"articles moved": sum(n for n, _ in flows.values()),
+            "groups moved": sum(g for _, g in flows.values()),
+            "merged": [f"{s} -> {o}" for s, o in kinds["merged_into"]],
+            "split": [f"{o} -> {s}" for s, o in kinds["split_from"]],
+            "moved": [f"{o} -> {n}: {a} article(s)" for (o, n), (a, _) in sorted(flows.items())],
+            "sizes": sizes}
 
 
 def _growth_events(store: Store, run_id: int, touched: set[str], created: set[str],

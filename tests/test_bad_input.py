@@ -112,15 +112,16 @@ def test_bidi_marks_and_mixed_scripts_do_not_hide_repeats(write_jsonl):
     assert s.exact_repeats == 1 and g["clean"] == g["marked"]
 
 
-def test_id_reused_with_other_text_is_skipped_on_a_later_run(write_jsonl, tmp_path):
+def test_id_reused_with_other_text_is_a_new_version_on_a_later_run(write_jsonl, tmp_path):
     db = tmp_path / "db.duckdb"
     with Store(db) as store:
         ingest(store, [write_jsonl(GOOD, "a.jsonl")])
         changed = [dict(GOOD[0], body="نص مختلف تماما"), GOOD[1]]
         s = ingest(store, [write_jsonl(changed, "b.jsonl")])
-        assert s.skipped == {"id already stored with different text": 1}
+        assert s.skipped == {} and s.updated_text == 1
         assert s.already_stored == 1 and s.new_articles == 0
-        assert scalar(store, "SELECT text FROM articles WHERE id = 'a1'") == GOOD[0]["body"]
+        assert scalar(store, "SELECT text FROM articles WHERE id = 'a1'") == "نص مختلف تماما"
+        assert scalar(store, "SELECT text FROM article_versions WHERE id = 'a1'") == GOOD[0]["body"]
 
 
 def test_failed_run_leaves_database_as_it_was(write_jsonl, tmp_path):

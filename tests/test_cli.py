@@ -124,3 +124,14 @@ def test_evaluate_text_pairs_on_ans_arabic(tmp_path):
     assert res.exit_code == 0, res.output
     nd = json.loads(res.output)["near_duplicates"]
     assert nd["n_pairs"] == 300 and 0.5 < nd["roc_auc"] <= 1.0
+
+
+def test_a_piped_run_reports_progress_lines(tmp_path):
+    """Not a terminal: one plain progress line per stage (the runner's stderr is no tty)."""
+    res = invoke("run", SEED_PAGE, "--db", tmp_path / "p.duckdb", "--stories", "none")
+    assert res.exit_code == 0
+    lines = [x for x in res.output.splitlines() if x.startswith("progress: ")]
+    assert "progress: reading input" in lines
+    assert any(x.startswith("progress: fingerprinting and near-duplicate search 0/12") for x in lines)
+    quiet = invoke("run", SEED_PAGE, "--db", tmp_path / "q.duckdb", "--stories", "none", "-q")
+    assert "progress:" not in quiet.output

@@ -28,7 +28,7 @@ def test_ci_runs_the_readme_test_command():
 
 def test_every_command_has_help():
     for cmd in ("run", "dedup", "groups", "explain", "export", "stories", "timeline", "recluster",
-                "evaluate", "demo"):
+                "evaluate", "demo", "serve"):
         out = subprocess.run([sys.executable, "-m", "clustering.cli", cmd, "--help"],
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 0 and "Usage" in out.stdout, cmd

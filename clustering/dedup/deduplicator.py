@@ -14,8 +14,15 @@ from typing import Any
 import numpy as np
 
 from clustering.config import DedupParams, ShingleParams
-from clustering.dedup.engine import Membership, Shingled, assign_groups, find_edges, fingerprint_batch
-from clustering.dedup.lsh import CandidateIndex
+from clustering.dedup.engine import (
+    Membership,
+    Shingled,
+    assign_groups,
+    find_edges,
+    fingerprint_batch,
+    prefetch_candidates,
+)
+from clustering.dedup.lsh import BandIndex
 from clustering.dedup.rules import RepCandidate, choose_representative
 from clustering.estimator import ParamsMixin
 from clustering.records import Article, SkipReport
@@ -36,6 +43,7 @@ class Deduplicator(ParamsMixin):
         num_perm: MinHash signature length.
         seed: MinHash seed.
         word_k, char_k, short_tokens: shingle sizes and the headline-length cut-off (tokens).
+        minhash: MinHash implementation, "rensa" or "datasketch".
         batch_size: articles fingerprinted per vectorised batch.
 
     Attributes (after ``fit``/``partial_fit``; all in the order articles were given, over every
@@ -47,7 +55,7 @@ class Deduplicator(ParamsMixin):
         similarities_: (n_accepted,) float64 exact Jaccard with the article it joined through
             (1.0 for exact repeats, NaN for a group's first member).
         joined_via_: per accepted article, the id it joined through, or None.
-        rules_: per accepted article, "exact", "jaccard", "headline" or None.
+        rules_: per accepted article, "exact", "jaccard", "containment", "headline" or None.
         representatives_: group id -> representative article id (earliest published; ties:
             longest text, then input order).
         skips_: :class:`~clustering.records.SkipReport` of records not taken.
@@ -60,14 +68,15 @@ class Deduplicator(ParamsMixin):
         labels = d.fit_predict([{"id": "a", "title": "..."}, {"id": "b", "title": "..."}])
 
     Source: MinHash (Broder 1997), LSH banding (Leskovec, Rajaraman & Ullman, *Mining of Massive
-    Datasets*, ch. 3) through datasketch's ``MinHashLSH``.
+    Datasets*, ch. 3) with the bands/rows datasketch chooses for each threshold.
     """
 
     def __init__(self, *, threshold: float = DedupParams.threshold,
                  char_threshold: float = DedupParams.char_threshold,
                  num_perm: int = DedupParams.num_perm, seed: int = DedupParams.seed,
                  word_k: int = ShingleParams.word_k, char_k: int = ShingleParams.char_k,
-                 short_tokens: int = ShingleParams.short_tokens, batch_size: int = 2_000):
+                 short_tokens: int = ShingleParams.short_tokens, minhash: str = DedupParams.minhash,
+                 batch_size: int = 2_000):
         self.threshold = threshold
         self.char_threshold = char_threshold
         self.num_perm = num_perm
@@ -75,10 +84,11 @@ class Deduplicator(ParamsMixin):
         self.word_k = word_k
         self.char_k = char_k
         self.short_tokens = short_tokens
+        self.minhash = minhash
         self.batch_size = batch_size
 
     _PARAMS = ("threshold", "char_threshold", "num_perm", "seed", "word_k", "char_k",
-               "short_tokens", "batch_size")
+               "short_tokens", "minhash", "batch_size")
 
     @classmethod
     def from_params(cls, params: DedupParams, batch_size: int = 2_000) -> Deduplicator:
@@ -86,20 +96,20 @@ class Deduplicator(ParamsMixin):
         s = params.shingles
         return cls(threshold=params.threshold, char_threshold=params.char_threshold,
                    num_perm=params.num_perm, seed=params.seed, word_k=s.word_k, char_k=s.char_k,
-                   short_tokens=s.short_tokens, batch_size=batch_size)
+                   short_tokens=s.short_tokens, minhash=params.minhash, batch_size=batch_size)
 
     def dedup_params(self) -> DedupParams:
         """The parameters as a checked :class:`~clustering.config.DedupParams` (raises ValueError)."""
         return DedupParams(threshold=self.threshold, char_threshold=self.char_threshold,
                            num_perm=self.num_perm, seed=self.seed,
-                           shingles=ShingleParams(self.word_k, self.char_k, self.short_tokens))
+                           shingles=ShingleParams(self.word_k, self.char_k, self.short_tokens),
+                           minhash=self.minhash)
 
     # ---- fitting ------------------------------------------------------------------------------
 
     def _reset(self) -> None:
         p = self._params = self.dedup_params()
-        self._index = CandidateIndex({"word": p.threshold, "char": p.char_threshold},
-                                     p.num_perm, p.seed)
+        self._index = BandIndex({"word": p.threshold, "char": p.char_threshold}, p.num_perm)
         self._first_of_hash: dict[str, str] = {}
         self._known: dict[str, Shingled] = {}
         self._members: dict[str, Membership] = {}
@@ -151,11 +161,13 @@ class Deduplicator(ParamsMixin):
         for lo in range(0, len(new), self.batch_size):
             batch = new[lo:lo + self.batch_size]
             fp = fingerprint_batch(batch, p)
+            prefetch_candidates(self._index, fp)
             for a in batch:
                 self._seq[a.id] = len(self._seq)
                 self._articles[a.id] = a
             rep = find_edges([a.id for a in batch], fp, p, self._index, self._first_of_hash,
                              lambda want: {}, self._known)
+            self._index.drain()  # nothing to persist in memory; frees the batch's key memo
             for a, h in zip(batch, fp.content_hash):
                 self._first_of_hash.setdefault(h, a.id)
             edges.extend(rep.edges)

@@ -16,15 +16,27 @@ Stages, each a pure function of its inputs:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+import multiprocessing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from clustering.config import DedupParams, ShingleParams
-from clustering.dedup.lsh import CandidateIndex
+from clustering.dedup.boilerplate import learn_boilerplate, strip_boilerplate
+from clustering.dedup.lsh import BandIndex, CandidateIndex
 from clustering.dedup.minhash import signatures
-from clustering.dedup.rules import RepCandidate, Shingled, choose_representative, decide
+from clustering.dedup.rules import (
+    Decision,
+    RepCandidate,
+    Shingled,
+    choose_representative,
+    decide,
+    generic_titles,
+    headline_label,
+    number_contexts,
+)
 from clustering.dedup.shingles import shingle_batch
 from clustering.normalise import normalise, tokens
 from clustering.records import Article
@@ -44,8 +56,15 @@ class Fingerprints:
             entry) is matched against these, so it joins the article it links to.
         title_signatures: uint32 (n, num_perm) MinHash signatures of ``title_shingles``.
         tokens: normalised tokens of character-shingled (headline-length) articles, for the
-            headline edit rule; empty for word-shingled ones.
+            headline edit rule; number contexts of word-shingled ones, for the numbers rule.
         title_tokens: normalised tokens of the titles that have a title fingerprint.
+        generic: per article, why it is a headline-only item that is never joined (a label
+            too short to be a headline, or a title the batch shows over many different
+            bodies; :func:`~clustering.dedup.rules.headline_label`,
+            :func:`~clustering.dedup.rules.generic_titles`), else None; empty: none.
+        boilerplate: the batch's outlet boilerplate shingles, dropped from ``shingles``
+            (:func:`~clustering.dedup.boilerplate.learn_boilerplate`).
+        dropped: per article, how many of its shingles were boilerplate.
     """
 
     content_hash: list[str]
@@ -56,6 +75,9 @@ class Fingerprints:
     title_signatures: np.ndarray
     tokens: list[tuple[str, ...]]
     title_tokens: list[tuple[str, ...]]
+    generic: list[str | None] = field(default_factory=list)
+    boilerplate: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    dropped: list[int] = field(default_factory=list)
 
     def has_title_fingerprint(self, i: int) -> bool:
         """True when article i is word-shingled and its title has character shingles."""
@@ -74,11 +96,12 @@ def content_hash(normalised: str) -> str:
 def shingle_texts(texts: Sequence[str], params: DedupParams
                   ) -> tuple[list[str], list[str], list[np.ndarray], list[tuple[str, ...]]]:
     """Normalise and shingle raw texts: ``(normalised texts, kinds, shingle sets, tokens)``;
-    tokens are kept only for character-shingled (headline-length) texts, () otherwise."""
+    tokens are kept for character-shingled (headline-length) texts; word-shingled texts keep
+    their number contexts (:func:`~clustering.dedup.rules.number_contexts`, the numbers rule)."""
     normed = [normalise(t) for t in texts]
     toks = [tokens(n) for n in normed]
     kinds, sets = shingle_batch(toks, params.shingles)
-    kept = [tuple(t) if k == "char" else () for t, k in zip(toks, kinds)]
+    kept = [tuple(t) if k == "char" else number_contexts(t) for t, k in zip(toks, kinds)]
     return normed, kinds, sets, kept
 
 
@@ -106,26 +129,93 @@ def fingerprint_batch(articles: Sequence[Article], params: DedupParams = DedupPa
         exact repeats.
     """
     normed, kinds, sets, toks = shingle_texts([a.content for a in articles], params)
+    hashes = [content_hash(n) for n in normed]
+    bp = np.zeros(0, np.uint64)
+    if params.boilerplate_min_articles:
+        bp = learn_boilerplate([a.source for a in articles], sets, kinds, hashes,
+                               params.boilerplate_min_articles)
+    before = [len(x) for x in sets]
+    sets = [strip_boilerplate(x, bp) if k == "word" else x for x, k in zip(sets, kinds)]
     titled = [i for i, a in enumerate(articles) if kinds[i] == "word" and a.title]
     tsets = [np.zeros(0, np.uint64)] * len(articles)
     ttoks: list[tuple[str, ...]] = [()] * len(articles)
     for i, ts, tt in zip(titled, *shingle_titles([articles[i].title for i in titled], params)):
         tsets[i], ttoks[i] = ts, tt
     if with_signatures:
-        sigs = signatures(sets, params.num_perm, params.seed)
-        tsigs = signatures(tsets, params.num_perm, params.seed)
+        sigs = signatures(sets, params.num_perm, params.seed, params.minhash)
+        tsigs = signatures(tsets, params.num_perm, params.seed, params.minhash)
     else:
         sigs = tsigs = np.zeros((len(articles), 0), dtype=np.uint32)
-    return Fingerprints([content_hash(n) for n in normed], kinds, sets, sigs, tsets, tsigs,
-                        toks, ttoks)
+    return Fingerprints(hashes, kinds, sets, sigs, tsets, tsigs, toks, ttoks,
+                        _generic(articles, kinds, toks, params), bp,
+                        [b - len(x) for b, x in zip(before, sets)])
+
+
+def _generic(articles: Sequence[Article], kinds: Sequence[str], toks: Sequence[tuple[str, ...]],
+             params: DedupParams) -> list[str | None]:
+    """Per article, why it is a headline-only item never to be joined, else None."""
+    titles = [" ".join(tokens(normalise(a.title))) if a.title else "" for a in articles]
+    bodies = [content_hash(normalise(a.text)) if a.text and a.text.strip() else None for a in articles]
+    recurring = generic_titles(titles, bodies, params.generic_title_bodies)
+    out: list[str | None] = []
+    for k, t in zip(kinds, toks):
+        why = None
+        if k == "char":
+            why = headline_label(t, params)
+            if why is None and " ".join(t) in recurring:
+                why = (f"title recurs over >= {params.generic_title_bodies} different bodies in "
+                       "the batch: a generic title, not syndication (generic title rule)")
+        out.append(why)
+    return out
+
+
+def fingerprint_batches(batches: Sequence[Sequence[Article]], params: DedupParams,
+                        workers: int = 1) -> Iterator[Fingerprints]:
+    """:func:`fingerprint_batch` of each batch, in order; with ``workers`` > 1 the batches are
+    fingerprinted in that many worker processes (normalising, shingling and MinHash are
+    CPU-bound and independent per article), the results still yielded in input order.
+
+    Worker processes are spawned (never forked from a process holding a database connection)
+    and cost about a second to start, so use them for inputs of several batches."""
+    if workers <= 1 or len(batches) < 2:
+        for b in batches:
+            yield fingerprint_batch(b, params)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=ctx) as pool:
+        # at most 2 batches per worker in flight: bounds memory on large inputs
+        pending: list = []
+        it = iter(batches)
+        for b in it:
+            pending.append(pool.submit(fingerprint_batch, b, params))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            done = pending.pop(0).result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.submit(fingerprint_batch, nxt, params))
+            yield done
+
+
+def prefetch_candidates(index: BandIndex, fp: Fingerprints) -> None:
+    """Compute the band keys of a batch's signatures (and title signatures) at once, and look
+    up the stored items sharing a band with them, before :func:`find_edges` queries one by one."""
+    for kind in ("word", "char"):
+        rows = [i for i, k in enumerate(fp.kinds) if k == kind and len(fp.shingles[i])]
+        index.prefetch(kind, fp.signatures[rows])
+    index.prefetch("char", fp.title_signatures[[i for i in range(len(fp.kinds))
+                                                if fp.has_title_fingerprint(i)]])
 
 
 @dataclass(frozen=True)
 class Edge:
     """A verified near-duplicate link: ``new_id`` joins the group of ``other_id``.
 
-    ``rule`` is "exact" (same normalised text), "jaccard" (verified MinHash LSH candidate) or
-    "headline" (a headline-only item matching a full article's title); ``similarity`` is the
+    ``rule`` is "exact" (same normalised text), "jaccard" (verified MinHash LSH candidate),
+    "containment" (a candidate whose smaller text is contained in the larger, see
+    :func:`~clustering.dedup.rules.decide`) or "headline" (a headline-only item matching a
+    full article's title); ``similarity`` is the
     exact Jaccard of the shingle sets compared (1.0 for exact repeats).
     """
 
@@ -144,24 +234,30 @@ class EdgeReport:
     candidates: int = 0
     rejected: int = 0
     fingerprinted: list[int] = field(default_factory=list)  # batch indices that got an LSH entry
+    blocked: dict[str, int] = field(default_factory=dict)  # similar pairs a rule kept apart, by rule
+    decisions: list[tuple[str, str, Decision]] | None = None  # (new, other, decision); None: not kept
 
 
 def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
-               index: CandidateIndex, stored_hashes: Mapping[str, str],
+               index: BandIndex | CandidateIndex, stored_hashes: Mapping[str, str],
                stored_shingles: Callable[[list[str]], dict[str, Shingled]],
-               known: dict[str, Shingled] | None = None) -> EdgeReport:
+               known: dict[str, Shingled] | None = None, keep_decisions: bool = False) -> EdgeReport:
     """Find the verified near-duplicate edges of a batch against the stored index and itself.
 
     Rules, in order:
 
     1. *exact repeat*: same normalised text as a stored or earlier item (content hash).
-    2. *Jaccard*: an LSH candidate of the same shingle kind whose exact Jaccard is at least the
-       kind's threshold.
+    2. *Jaccard* / *containment*: an LSH candidate of the same shingle kind whose exact Jaccard
+       is at least the kind's threshold, or (full articles) whose containment reaches
+       ``params.containment``; two full articles differing in a number in the same context are
+       kept apart (numbers rule), all as :func:`~clustering.dedup.rules.decide` says.
     3. *headline*: a headline-only (character-shingled) item whose Jaccard with the *title* of a
        full article reaches ``char_threshold`` (a "related articles" entry joins the article it
        names). Two full articles are never joined by their titles alone.
 
-    Rules 2 (for headline-length texts) and 3 also apply the headline edit rule
+    A headline-only item that is a label or carries a generic title (``fp.generic``) joins
+    nothing (generic title rule). Rules 2 (for headline-length texts) and 3 also apply the
+    headline edit rule
     (:func:`clustering.dedup.headlines.headline_substitution`): a headline with a word replaced
     is another headline, not a repeat.
 
@@ -177,29 +273,37 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
             with ``TITLE_KEY`` ask for those of the title.
         known: ``(shingle set, tokens)`` of items verified before (e.g. earlier batches of the
             same run), updated in place; saves reloading them.
+        keep_decisions: also keep every candidate's :class:`~clustering.dedup.rules.Decision`
+            in ``report.decisions`` (measurement; memory grows with the candidates).
 
     Returns:
         An :class:`EdgeReport`; items are linked to every verified candidate (union-find makes
         the groups).
     """
-    report = EdgeReport()
+    report = EdgeReport(decisions=[] if keep_decisions else None)
     first_of_hash: dict[str, str] = dict(stored_hashes)
     local: dict[str, Shingled] = known if known is not None else {}
 
-    def verify(art_id: str, own: Shingled, cands: list[str], threshold: float,
+    def verify(art_id: str, own: Shingled, cands: list[str], threshold: float, kind: str,
                accept_titles: bool, accept_short: bool) -> None:
         keep = [c for c in cands if (c.startswith(TITLE_KEY) and accept_titles)
                 or (not c.startswith(TITLE_KEY) and accept_short)]
         report.candidates += len(keep)
         missing = [c for c in keep if c not in local]
         loaded = stored_shingles(missing) if missing else {}
+        if len(fp.boilerplate):  # stored texts are shingled afresh: drop this batch's boilerplate
+            loaded = {k: (strip_boilerplate(v[0], fp.boilerplate), v[1]) for k, v in loaded.items()}
         for c in keep:
             other = local.get(c) or loaded.get(c)
             via_title = c.startswith(TITLE_KEY)
             if other is None:
                 report.rejected += 1
                 continue
-            d = decide(own, other, threshold, via_title=via_title)
+            d = decide(own, other, threshold, via_title=via_title, kind=kind, params=params)
+            if report.decisions is not None:
+                report.decisions.append((art_id, c, d))
+            if d.blocked_by:
+                report.blocked[d.blocked_by] = report.blocked.get(d.blocked_by, 0) + 1
             if not d.joined:
                 report.rejected += 1
                 continue
@@ -208,6 +312,9 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
 
     for i, art_id in enumerate(ids):
         h = fp.content_hash[i]
+        if fp.generic and fp.generic[i]:  # a label or generic title: joins nothing, not even its repeats
+            report.blocked["generic_title"] = report.blocked.get("generic_title", 0) + 1
+            continue
         if h in first_of_hash:
             report.edges.append(Edge(art_id, first_of_hash[h], 1.0, "exact"))
             report.exact_repeats += 1
@@ -217,7 +324,7 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
         local[art_id] = (shingles, fp.tokens[i])
         if len(shingles):
             threshold = params.threshold_for(kind)
-            verify(art_id, local[art_id], index.query(kind, fp.signatures[i]), threshold,
+            verify(art_id, local[art_id], index.query(kind, fp.signatures[i]), threshold, kind,
                    accept_titles=kind == "char", accept_short=True)
             index.insert(art_id, kind, fp.signatures[i])
             report.fingerprinted.append(i)
@@ -225,7 +332,7 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
             tkey = TITLE_KEY + art_id
             local[tkey] = (fp.title_shingles[i], fp.title_tokens[i])
             verify(art_id, local[tkey], index.query("char", fp.title_signatures[i]),
-                   params.char_threshold, accept_titles=False, accept_short=True)
+                   params.char_threshold, "char", accept_titles=False, accept_short=True)
             index.insert(tkey, "char", fp.title_signatures[i])
     return report
 
@@ -315,6 +422,6 @@ def assign_groups(new_ids: Sequence[str], edges: Sequence[Edge],
     return out
 
 
-__all__ = ["DedupParams", "Edge", "EdgeReport", "Fingerprints", "Membership", "RepCandidate",
-           "Shingled", "TITLE_KEY", "UnionFind", "assign_groups", "choose_representative",
-           "content_hash", "find_edges", "fingerprint_batch", "shingle_texts", "shingle_titles"]
+__all__ = ["DedupParams", "Edge", "EdgeReport", "Fingerprints", "Membership", "RepCandidate", "Shingled",
+           "TITLE_KEY", "UnionFind", "assign_groups", "choose_representative", "content_hash", "find_edges",
+           "fingerprint_batch", "fingerprint_batches", "prefetch_candidates", "shingle_texts", "shingle_titles"]

@@ -55,8 +55,20 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
         return h ^ (h >> s3)
 
 
-def signatures(sets: list[np.ndarray], num_perm: int = 128, seed: int = 1) -> np.ndarray:
+#: MinHash implementations :func:`signatures` offers: our numpy port of datasketch's
+#: "affine32" scheme, and rensa's (Rust; another hash family, several times faster).
+SCHEMES = ("rensa", "datasketch")
+
+
+def signatures(sets: list[np.ndarray], num_perm: int = 128, seed: int = 1,
+               scheme: str = "datasketch") -> np.ndarray:
     """MinHash signatures of many shingle sets in one vectorised pass.
+
+    ``scheme="datasketch"`` gives, value for value, datasketch's ``MinHash.update`` result for
+    the same 32-bit shingle hashes; ``scheme="rensa"`` gives rensa's ``RMinHash`` signatures of
+    the 64-bit shingle hashes (``digest_matrix_from_flat_token_hashes``), a different but equally
+    valid MinHash, several times faster (``benchmarks/bench_minhash.py``). Signatures of
+    different schemes are not comparable.
 
     Args:
         sets: per document, its shingle hashes (uint64, as from
@@ -71,6 +83,10 @@ def signatures(sets: list[np.ndarray], num_perm: int = 128, seed: int = 1) -> np
     Memory: at most ``CHUNK * num_perm * 4`` bytes of temporaries (8 MB at 128 permutations),
     whatever the size of a single document.
     """
+    if scheme == "rensa":
+        return _rensa_signatures(sets, num_perm, seed)
+    if scheme != "datasketch":
+        raise ValueError(f"MinHash scheme must be one of {SCHEMES}, got {scheme!r}")
     a, b = permutations(num_perm, seed)
     n = len(sets)
     out = np.full((n, num_perm), _MAX, dtype=SIG_DTYPE)
@@ -91,6 +107,21 @@ def signatures(sets: list[np.ndarray], num_perm: int = 128, seed: int = 1) -> np
         seg_docs = docs[seg]
         out[seg_docs] = np.minimum(out[seg_docs], mins)
     return out
+
+
+def _rensa_signatures(sets: list[np.ndarray], num_perm: int, seed: int) -> np.ndarray:
+    from rensa import RMinHash
+
+    n = len(sets)
+    if n == 0:
+        return np.zeros((0, num_perm), dtype=SIG_DTYPE)
+    lens = np.fromiter((len(s) for s in sets), dtype=np.uint64, count=n)
+    offsets = np.zeros(n + 1, dtype=np.uint64)
+    np.cumsum(lens, out=offsets[1:])
+    flat = np.concatenate(sets).astype(np.uint64, copy=False) if offsets[-1] else np.zeros(0, np.uint64)
+    m = RMinHash.digest_matrix_from_flat_token_hashes(flat, offsets, num_perm, seed)
+    # an empty set gives the all-(2^32 - 1) row, as datasketch does
+    return np.array(m.to_rows(), dtype=SIG_DTYPE).reshape(n, num_perm)
 
 
 def to_lean(signature: np.ndarray, seed: int = 1) -> LeanMinHash:

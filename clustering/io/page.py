@@ -34,24 +34,26 @@ import codecs
 import gzip
 import itertools
 import re
+import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin
 
 from clustering.io.errors import InputError
+from clustering.io.fields import printable
 from clustering.normalise import fold_pattern, normalise, tokens
 from clustering.records import Article, SkipReport
 
 __all__ = [
-    "READ_ALSO_HEADINGS",
-    "RELATED_HEADINGS",
     "ADVERT_LABELS",
     "BOILERPLATE_PATTERNS",
     "MAX_BOILERPLATE_WORDS",
-    "read_page",
+    "READ_ALSO_HEADINGS",
+    "RELATED_HEADINGS",
     "decode_bytes",
     "looks_like_headline",
+    "read_page",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -94,20 +96,20 @@ BOILERPLATE_PATTERNS: list[str] = [
     r"^(?:إعلان|اعلانات|ad|ads|advert|advertising|sponsored|مادة إعلانية|advertisement)$",
     # follow us on ... (تابعوا آخر أخبار العربية عبر Google News / تابعونا على تويتر)
     r"^(?:تابعوا|تابعونا|تابعنا)\b.*\b(?:عبر|على)\b",
-    r"^follow\s+(?:us\b|.{0,60}\b(?:on|via)\s+(?:twitter|x|facebook|instagram|telegram|whatsapp|"
-    r"google news|youtube|tiktok|linkedin|threads)\b)",
+    (r"^follow\s+(?:us\b|.{0,60}\b(?:on|via)\s+(?:twitter|x|facebook|instagram|telegram|whatsapp|"
+    r"google news|youtube|tiktok|linkedin|threads)\b)"),
     r"\b(?:عبر|على|on|via|in)\s+google\s+news\b",
     # source lines
     r"^(?:المصدر|مصدر|المصادر|source|sources)\s*:",
     # keyword / tag lines
-    r"^(?:كلمات دلالية|الكلمات الدلالية|كلمات مفتاحية|الكلمات المفتاحية|وسوم|الوسوم|tags|keywords|"
-    r"topics)\s*:",
+    (r"^(?:كلمات دلالية|الكلمات الدلالية|كلمات مفتاحية|الكلمات المفتاحية|وسوم|الوسوم|tags|keywords|"
+    r"topics)\s*:"),
     # share lines made only of share vocabulary
-    r"^(?:شارك|شاركوا|مشاركة|share)(?:\s+(?:this|the|article|story|on|via|المقال|الخبر|هذا|عبر|"
+    (r"^(?:شارك|شاركوا|مشاركة|share)(?:\s+(?:this|the|article|story|on|via|المقال|الخبر|هذا|عبر|"
     r"على|facebook|twitter|x|whatsapp|telegram|linkedin|email|فيسبوك|تويتر|واتساب|تلغرام|"
-    r"تيليجرام|البريد))*\s*:?$",
-    r"^(?:(?:facebook|twitter|x|whatsapp|telegram|linkedin|email|print|copy link|فيسبوك|تويتر|"
-    r"واتساب|تلغرام|طباعة|نسخ الرابط)\s*)+$",
+    r"تيليجرام|البريد))*\s*:?$"),
+    (r"^(?:(?:facebook|twitter|x|whatsapp|telegram|linkedin|email|print|copy link|فيسبوك|تويتر|"
+    r"واتساب|تلغرام|طباعة|نسخ الرابط)\s*)+$"),
     # copyright footers
     r"^(?:©|\(c\)\s|copyright\b|جميع الحقوق محفوظة)",
 ]
@@ -217,8 +219,8 @@ def _inline_read_also(line: str, rules: _Compiled) -> str | None:
     """For "Read also: headline" on one line, the headline; else None."""
     for sep in (":", "|", " - ", " – ", " — "):
         head, found, rest = line.partition(sep)
-        if (found and rest.strip() and len(head.split()) <= 4
-                and rules.headings.get(_heading_key(normalise(head, teasers=None))) == _READ_ALSO):
+        if found and rest.strip() and len(head.split()) <= 4 and \
+                rules.headings.get(_heading_key(normalise(head, teasers=None))) == _READ_ALSO:
             return rest.strip()
     return None
 
@@ -316,10 +318,14 @@ _DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe")
 
 
 def _parse_html(text: str):
+    from lxml import etree
     from lxml import html as lxml_html
 
     parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
-    doc = lxml_html.document_fromstring(text.encode("utf-8"), parser=parser)
+    try:
+        doc = lxml_html.document_fromstring(text.encode("utf-8"), parser=parser)
+    except etree.ParserError:  # nothing lxml can build a tree from ("<!", only a comment)
+        doc = lxml_html.document_fromstring(b"<html><body></body></html>", parser=parser)
     for el in list(doc.iter(*_DROP_TAGS)):
         el.drop_tree()
     return doc
@@ -477,6 +483,8 @@ def _main_text(html_text: str, doc) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+#: Characters XML 1.0 cannot hold (lxml raises on them), removed from HTML before parsing.
+_XML_INCOMPATIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 #: C0/C1 control characters other than whitespace: in decoded text, a sign of binary content.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
@@ -484,9 +492,10 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 def decode_bytes(data: bytes, where: str) -> str:
     """Decode a page's bytes to text.
 
-    UTF-8 (with or without BOM) and BOM-marked UTF-16 first; otherwise charset-normalizer's best
-    guess (e.g. windows-1256 Arabic pages). Text that decodes only to binary-looking content (NUL
-    characters, replacement characters, many control or unassigned code points) is refused.
+    BOM-marked UTF-16 first; otherwise :func:`clustering.io.encoding.decode`: UTF-8 (with or
+    without BOM; a few invalid bytes become U+FFFD), else windows-1256 when it reads as Arabic,
+    else charset-normalizer's best guess. Text that decodes only to binary-looking content (NUL
+    characters, more than 1% replacement or control characters) is refused.
 
     Args:
         data: the file's bytes.
@@ -505,19 +514,17 @@ def decode_bytes(data: bytes, where: str) -> str:
         except UnicodeDecodeError:
             text = None
     if text is None:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            from clustering.io.encoding import guess_encoding
+        from clustering.io.encoding import decode
 
-            enc = guess_encoding(data)
-            if enc is None:
-                raise InputError(f"{where}: cannot decode: not UTF-8 and no text encoding fits") from None
-            text = data.decode(enc, errors="replace")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    bad = len(_CONTROL_RE.findall(text))
-    if "\x00" in text or "\ufffd" in text or (text and bad / len(text) > 0.01):
+        decoded = decode(data)
+        if decoded is None:
+            raise InputError(f"{where}: cannot decode: not UTF-8 and no text encoding fits")
+        text = decoded.text
+    text = text.removeprefix("\ufeff")
+    # A few U+FFFD (invalid bytes in a UTF-8 page) are tolerated like other files; many, or
+    # control characters, mean binary content.
+    bad = len(_CONTROL_RE.findall(text)) + text.count("\ufffd")
+    if "\x00" in text or (text and bad / len(text) > 0.01):
         raise InputError(f"{where}: cannot decode: binary or corrupt content")
     return text
 
@@ -527,14 +534,14 @@ def _published(value) -> datetime | None:
         return None
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            value = datetime.fromisoformat(value.strip())
         except ValueError:
             raise ValueError(f"published: not an ISO 8601 time: {value!r}") from None
     if not isinstance(value, datetime):
         raise TypeError(f"published: expected datetime, ISO 8601 string or None, got {type(value).__name__}")
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _stem(path: Path) -> str:
@@ -567,8 +574,9 @@ def read_page(path: str | Path, *, page_id: str | None = None, source: str | Non
     list heading, and the link texts of the elements that follow it (trafilatura drops link
     lists). Read-also boxes in HTML give headline-only items.
 
-    A ``.gz`` file is decompressed first. Text is decoded as UTF-8 (BOM allowed), else with
-    charset-normalizer's best guess (see :func:`decode_bytes`).
+    A ``.gz`` file is decompressed first (one named .gz that is not gzip is an InputError). Text
+    is decoded by :func:`decode_bytes` (UTF-8, a few invalid bytes as U+FFFD; else windows-1256
+    or charset-normalizer's best guess).
 
     Args:
         path: the page file.
@@ -592,30 +600,36 @@ def read_page(path: str | Path, *, page_id: str | None = None, source: str | Non
         InputError: the file does not exist, is a directory, cannot be decompressed or decoded.
     """
     p = Path(path)
+    shown = printable(str(p))  # a file name in an undecodable encoding holds surrogates
     if not p.exists():
-        raise InputError(f"{p}: no such file")
+        raise InputError(f"{shown}: no such file")
     if p.is_dir():
-        raise InputError(f"{p}: is a directory, expected a file")
+        raise InputError(f"{shown}: is a directory, expected a file")
     try:
         data = p.read_bytes()
     except OSError as exc:
-        raise InputError(f"{p}: cannot read: {exc.strerror or exc}") from None
+        raise InputError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    if p.name.lower().endswith(".gz") and data[:2] != b"\x1f\x8b":
+        raise InputError(f"{shown}: named .gz but not gzip-compressed (rename it without .gz, or "
+                         "compress it)")
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{p}: not a readable gzip file ({exc})") from None
-    text = decode_bytes(data, str(p))
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{shown}: not a readable gzip file ({exc})") from None
+    text = decode_bytes(data, shown)
 
-    pid = page_id if page_id else _stem(p)
+    pid = page_id if page_id else printable(_stem(p))
     pub = _published(published)
     skips = SkipReport()
-    name = p.name
+    name = printable(p.name)
     suffix = Path(name[:-3] if name.lower().endswith(".gz") else name).suffix.lower()
     is_html = suffix in (".html", ".htm") or text.lstrip().startswith("<")
 
     page_url: str | None = None
     if is_html:
+        # lxml refuses (ValueError) text that XML cannot hold: C0 controls, U+FFFE/U+FFFF.
+        text = _XML_INCOMPATIBLE.sub("", text)
         doc = _parse_html(text)
         title, page_url = _html_meta(doc)
         parsed = _parse_lines(_main_text(text, doc).splitlines(), name, skips, html_mode=True)

@@ -9,6 +9,9 @@ Tables (see ``SCHEMA``):
 - ``signatures``: MinHash signatures (uint32 little-endian bytes) per article and fingerprint
   configuration, so later runs check new articles against everything stored without
   recomputing old signatures.
+- ``lsh_bands``: one 64-bit LSH band key per (signature, band), with the item it belongs to
+  (an article id, or ``title:<id>`` for a full article's title fingerprint): a new batch looks
+  up its own keys here (an indexed lookup) instead of reloading every stored signature.
 - ``dup_members`` / ``dup_groups``: each article's near-duplicate group (id = its
   earliest-ingested member), the similarity and article it joined through, and each group's
   representative and size.
@@ -21,6 +24,9 @@ Tables (see ``SCHEMA``):
   (a move closes the old row and opens a new one; rows are never overwritten), the score and the
   reason of the decision.
 - ``story_events``: created, grew, merged_into, split_from, went_quiet.
+- ``article_versions``: every superseded version of an updated article (the ``articles`` row is
+  the current one; its ``version`` counts from 1); ``articles.canonical_url`` is the URL with
+  tracking parameters, AMP variants, scheme and trailing slashes removed.
 
 All writes of a run happen in one transaction: a run that fails half way leaves the file as it
 was. DuckDB allows one writing process per file; a second one gets :class:`StoreError` at once.
@@ -30,12 +36,13 @@ from .articles import ArticleTables
 from .base import StoreError, as_utc
 from .bulk import BulkExchange
 from .stories import StoryTables
+from .versions import VersionTables
 from .views import EXPORT_FORMATS, ReadViews
 
 __all__ = ["EXPORT_FORMATS", "Store", "StoreError", "as_utc"]
 
 
-class Store(ArticleTables, StoryTables, ReadViews, BulkExchange):
+class Store(ArticleTables, StoryTables, VersionTables, ReadViews, BulkExchange):
     """A connection to one DuckDB file; all of the engine's SQL lives in this package.
 
     Args:

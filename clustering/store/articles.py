@@ -55,6 +55,34 @@ class ArticleTables(StoreBase):
                 if ids else np.zeros((0, num_perm), np.uint32))
         return ids, kinds, sigs.astype(np.uint32)
 
+    def band_matches(self, config: str, keys: np.ndarray) -> dict[int, list[str]]:
+        """Stored LSH band keys among ``keys`` (int64) for a fingerprint configuration: key ->
+        items having it."""
+        if len(keys) == 0:
+            return {}
+        if len(keys) <= 512:  # an indexed lookup; keys are integers, safe to inline
+            rows = self._rows(f"SELECT key, item FROM lsh_bands WHERE key IN "
+                              f"({', '.join(str(int(k)) for k in keys)}) AND config = ?", [config])
+        else:
+            with self._temp(pa.table({"k": pa.array(keys, pa.int64())})) as t:
+                rows = self._rows(f"SELECT b.key, b.item FROM lsh_bands b JOIN {t} ON b.key = {t}.k "
+                                  "WHERE b.config = ?", [config])
+        out: dict[int, list[str]] = {}
+        for k, item in rows:
+            out.setdefault(k, []).append(item)
+        return out
+
+    def insert_bands(self, config: str, keys: np.ndarray, items: list[str]) -> None:
+        """Store LSH band keys (int64) with their items for a fingerprint configuration."""
+        self._insert_arrow("lsh_bands", pa.table({
+            "config": pa.array([config] * len(items), pa.string()),
+            "key": pa.array(keys, pa.int64()), "item": pa.array(items, pa.string())}))
+
+    def replace_bands(self, config: str, keys: np.ndarray, items: list[str]) -> None:
+        """Replace every stored band key of a configuration (after a settings change)."""
+        self.con.execute("DELETE FROM lsh_bands WHERE config = ?", [config])
+        self.insert_bands(config, keys, items)
+
     def unsigned_representatives(self, config: str) -> list[tuple[str, str, str]]:
         """Stored articles that should be in the LSH index but have no signature for ``config``
         (first article of each content hash): ``(id, title, text)`` in ingest order. Non-empty

@@ -11,6 +11,9 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE TABLE IF NOT EXISTS signatures (
     article_id VARCHAR NOT NULL, config VARCHAR NOT NULL, kind VARCHAR NOT NULL,
     sig BLOB NOT NULL, PRIMARY KEY (article_id, config, kind));
+CREATE TABLE IF NOT EXISTS lsh_bands (
+    config VARCHAR NOT NULL, key BIGINT NOT NULL, item VARCHAR NOT NULL);
+CREATE INDEX IF NOT EXISTS lsh_bands_key ON lsh_bands (key);
 CREATE TABLE IF NOT EXISTS dup_members (
     article_id VARCHAR PRIMARY KEY, group_id VARCHAR NOT NULL, similarity DOUBLE,
     joined_via VARCHAR, rule VARCHAR, run_id BIGINT);
@@ -31,4 +34,12 @@ CREATE TABLE IF NOT EXISTS story_members (
 CREATE TABLE IF NOT EXISTS story_events (
     story_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, other_story_id VARCHAR,
     event_time TIMESTAMPTZ NOT NULL, run_id BIGINT, detail VARCHAR);
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS canonical_url VARCHAR;
+ALTER TABLE articles ADD COLUMN IF NOT EXISTS version BIGINT DEFAULT 1;
+CREATE TABLE IF NOT EXISTS article_versions (
+    id VARCHAR NOT NULL, version BIGINT NOT NULL, title VARCHAR, text VARCHAR,
+    published TIMESTAMPTZ, source VARCHAR, url VARCHAR, canonical_url VARCHAR, lang VARCHAR,
+    content_hash VARCHAR NOT NULL, stored_run BIGINT, superseded_run BIGINT NOT NULL,
+    received_id VARCHAR, change VARCHAR NOT NULL, group_id VARCHAR, story_id VARCHAR,
+    PRIMARY KEY (id, version));
 """

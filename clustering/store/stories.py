@@ -84,6 +84,18 @@ class StoryTables(StoreBase):
                 f"a.seq FROM dup_groups g JOIN articles a ON a.id = g.representative_id "
                 f"WHERE g.group_id IN (SELECT gid FROM {t}) ORDER BY a.seq")
 
+    def unembedded_units_of_stories(self, story_ids: Iterable[str], model_id: str) -> list[UnitRow]:
+        """:data:`UnitRow` of group representatives with an open membership in one of
+        ``story_ids`` but no ``model_id`` embedding (a group whose embedded representative was
+        replaced by an article update), in ingest order."""
+        with self._ids(story_ids) as t:
+            return self._rows(
+                "SELECT a.id, g.group_id, coalesce(a.title, ''), coalesce(a.text, ''), a.published, a.seq "
+                "FROM dup_groups g JOIN articles a ON a.id = g.representative_id "
+                "JOIN story_members sm ON sm.article_id = a.id AND sm.valid_to IS NULL "
+                f"JOIN {t} ON sm.story_id = {t}.id WHERE NOT EXISTS (SELECT 1 FROM embeddings e "
+                "WHERE e.article_id = a.id AND e.model_id = ?) ORDER BY a.seq", [model_id])
+
     def units_by_id(self, ids: Iterable[str]) -> list[UnitRow]:
         """:data:`UnitRow` of the given stored articles."""
         with self._ids(ids) as t:
@@ -91,6 +103,19 @@ class StoryTables(StoreBase):
                 "SELECT a.id, m.group_id, coalesce(a.title, ''), coalesce(a.text, ''), a.published, "
                 f"a.seq FROM articles a JOIN dup_members m ON m.article_id = a.id "
                 f"JOIN {t} ON a.id = {t}.id")
+
+    def count_window_units(self, model_id: str, lo: datetime | None, hi: datetime | None) -> int:
+        """How many units :meth:`window_units` would return (without loading embeddings)."""
+        sql = ("SELECT count(*) FROM embeddings e JOIN articles a ON a.id = e.article_id "
+               "JOIN story_members sm ON sm.article_id = a.id AND sm.valid_to IS NULL WHERE e.model_id = ?")
+        args: list[Any] = [model_id]
+        if lo is not None:
+            sql += " AND (a.published IS NULL OR a.published >= ?)"
+            args.append(lo)
+        if hi is not None:
+            sql += " AND (a.published IS NULL OR a.published <= ?)"
+            args.append(hi)
+        return int(self._scalar(sql, args))
 
     def window_units(self, model_id: str, lo: datetime | None, hi: datetime | None
                      ) -> tuple[list[UnitRow], np.ndarray, dict[str, str]]:
@@ -133,6 +158,15 @@ class StoryTables(StoreBase):
         """Those of ``story_ids`` that have a ``stories`` row."""
         with self._ids(story_ids) as t:
             return [r[0] for r in self._rows(f"SELECT story_id FROM stories JOIN {t} ON story_id = {t}.id")]
+
+    def story_sizes(self, story_ids: Iterable[str]) -> dict[str, int]:
+        """story id -> number of open memberships (articles now in it), for the given stories
+        (0 for a story with none)."""
+        ids = sorted(set(story_ids))
+        with self._ids(ids) as t:
+            got = dict(self._rows(f"SELECT sm.story_id, count(*) FROM story_members sm JOIN {t} "
+                                  f"ON sm.story_id = {t}.id WHERE sm.valid_to IS NULL GROUP BY sm.story_id"))
+        return {s: int(got.get(s, 0)) for s in ids}
 
     def count_open_stories(self) -> int:
         """Stories not merged away."""

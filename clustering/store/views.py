@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,63 @@ class ReadViews(StoreBase):
             raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
         return self._copy(_EXPORT_SQL.format(full=_EXPORT_FULL if full else ""), fmt, out)
 
+    # ---- the service's reads -----------------------------------------------------------------
+
+    def memberships_of(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """id -> the stored article's near-duplicate membership and story: ``dup_group`` (id of
+        its group, the earliest-ingested member), ``representative_id``, ``similarity`` (the
+        verified Jaccard it joined through, 1.0 for an exact repeat, None for a group's first
+        member), ``joined_via``, ``rule``, ``group_size`` and ``story_id`` (its open story
+        membership, or that of its group's representative; None without stories). Ids that are
+        not stored are absent."""
+        with self._ids(ids) as t:
+            rows = self._rows(
+                "SELECT a.id, m.group_id, g.representative_id, m.similarity, m.joined_via, m.rule, "
+                "g.size, coalesce(sm.story_id, sr.story_id) FROM articles a "
+                f"JOIN (SELECT DISTINCT id FROM {t}) q ON q.id = a.id "
+                "JOIN dup_members m ON m.article_id = a.id JOIN dup_groups g ON g.group_id = m.group_id "
+                "LEFT JOIN story_members sm ON sm.article_id = a.id AND sm.valid_to IS NULL "
+                "LEFT JOIN story_members sr ON sr.article_id = g.representative_id AND sr.valid_to IS NULL")
+        return {r[0]: {"dup_group": r[1], "representative_id": r[2], "similarity": r[3],
+                       "joined_via": r[4], "rule": r[5], "group_size": r[6], "story_id": r[7]}
+                for r in rows}
+
+    def feed_page(self, *, since: datetime | None = None, until: datetime | None = None,
+                  source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The feed with each near-duplicate group once, newest first: the representative's
+        fields (id, title, text, published, source, url, lang) plus ``dup_group``,
+        ``duplicates`` (the other members' ids and sources, in ingest order) and ``story_id``
+        (the representative's open story membership). ``since``/``until`` bound the
+        representative's publication time (inclusive; groups whose representative has no time
+        are kept only without bounds); ``source`` keeps groups with a member from that source."""
+        where, args = ["TRUE"], []
+        if since is not None:
+            where.append("a.published >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("a.published <= ?")
+            args.append(until)
+        if source is not None:
+            where.append("EXISTS (SELECT 1 FROM dup_members sm2 JOIN articles s2 ON s2.id = sm2.article_id "
+                         "WHERE sm2.group_id = g.group_id AND s2.source = ?)")
+            args.append(source)
+        rows = self._rows(
+            "WITH page AS (SELECT g.group_id, a.id, a.title, a.text, a.published, a.source, a.url, a.lang, "
+            "a.seq FROM dup_groups g JOIN articles a ON a.id = g.representative_id "
+            f"WHERE {' AND '.join(where)} ORDER BY a.published DESC NULLS LAST, a.seq DESC LIMIT ?) "
+            "SELECT p.group_id, p.id, p.title, p.text, p.published, p.source, p.url, p.lang, "
+            "(SELECT list(struct_pack(id := d.id, source := d.source) ORDER BY d.seq) FROM dup_members m "
+            " JOIN articles d ON d.id = m.article_id WHERE m.group_id = p.group_id AND d.id <> p.id), "
+            "sm.story_id FROM page p LEFT JOIN story_members sm ON sm.article_id = p.id AND sm.valid_to IS NULL "
+            "ORDER BY p.published DESC NULLS LAST, p.seq DESC", args + [limit])
+        return [{"id": r[1], "title": r[2], "text": r[3], "published": r[4], "source": r[5],
+                 "url": r[6], "lang": r[7], "dup_group": r[0], "duplicates": list(r[8] or []),
+                 "story_id": r[9]} for r in rows]
+
+    def newest_story_time(self) -> datetime | None:
+        """The latest ``last_seen`` of any story not merged away (None when there is none)."""
+        return self._scalar("SELECT max(last_seen) FROM stories WHERE status <> 'merged'")
+
     # ---- stories -----------------------------------------------------------------------------
 
     def has_source(self, source: str) -> bool:
@@ -215,6 +273,18 @@ class ReadViews(StoreBase):
         titles = {r[0]: (r[1] or (r[2] or "")[:80]) for r in self._rows(
             "SELECT id, title, text FROM articles")}
         return dup, story, titles
+
+    def batch_mates(self, article_id: str, batch_size: int) -> list[tuple[str, str, str, str | None]]:
+        """The articles fingerprinted in one batch with ``article_id``: same run, same block of
+        ``batch_size`` in ingest order (a run numbers its new articles from its first ``seq``).
+        Rows ``(id, title, text, source)``; [] when the id is not stored. Used to re-learn the
+        batch's outlet boilerplate for ``explain``."""
+        return [(r[0], r[1] or "", r[2] or "", r[3]) for r in self._rows(
+            "WITH a AS (SELECT run_id, seq FROM articles WHERE id = ?), "
+            "r AS (SELECT min(seq) AS s0 FROM articles WHERE run_id = (SELECT run_id FROM a)) "
+            "SELECT x.id, x.title, x.text, x.source FROM articles x, a, r "
+            "WHERE x.run_id = a.run_id AND (x.seq - r.s0) // ? = (a.seq - r.s0) // ? ORDER BY x.seq",
+            [article_id, batch_size, batch_size])]
 
     def all_texts(self) -> dict[str, tuple[str, str]]:
         """id -> (title, text) of every stored article."""

@@ -12,6 +12,14 @@ Modules, one job each:
 * :mod:`.batch` -- :func:`cluster_batch` (scikit-learn agglomerative clustering over story
   distances) and :func:`reconcile` (stable story ids across runs, merge / split events).
 * :mod:`.labels` -- :func:`ctfidf_labels`: c-TF-IDF story labels (Grootendorst 2022).
+* :mod:`.sparse` -- :func:`item_terms`, :class:`DocumentFrequencies` (incremental),
+  :func:`tfidf`, :class:`SparseCentroid`: the sparse side of the learned scorer.
+* :mod:`.features` -- :data:`FEATURE_NAMES`, :func:`compose`, :class:`PairBatch`: similarity
+  features of item pairs and item-story pairs.
+* :mod:`.scorer` -- :class:`StoryScorer` (logistic regression, P(same story), weights in
+  ``scorer_v1.json``), :func:`fit_scorer`, :func:`default_scorer`.
+* :mod:`.hybrid` -- :func:`cluster_hybrid_batch`, :class:`HybridStories`,
+  :func:`assign_hybrid_online`: batch and online clustering with the scorer (threshold 0.5).
 
 How the defaults of :class:`StoryParams` were chosen (``benchmarks/tune_stories.py``,
 multilingual-e5-small, title + 96-token lead; full tables in ``benchmarks/out/tune_stories.txt``):
@@ -43,26 +51,60 @@ multilingual-e5-small, title + 96-token lead; full tables in ``benchmarks/out/tu
   cosines of E5 -- which is also where ``active_days=7`` stops considering it.
 """
 
-from .batch import MAX_BATCH_ITEMS, StoryEvent, cluster_batch, distance_matrix, reconcile
+from .batch import (
+    MAX_BATCH_ITEMS,
+    StoryEvent,
+    cluster_batch,
+    distance_matrix,
+    reconcile,
+)
+from .features import FEATURE_NAMES, PairBatch
 from .guard import GuardFeatures, guard_conflict, guard_features
+from .hybrid import (
+    HybridAssignment,
+    HybridStories,
+    assign_hybrid_online,
+    cluster_hybrid_batch,
+    prepare,
+    probability_matrix,
+)
 from .labels import ctfidf_labels, stop_words
 from .online import ActiveStories, Assignment, assign_online
+from .scorer import StoryScorer, default_scorer, fit_features, fit_scorer
 from .scoring import StoryParams, story_score
+from .sparse import DocumentFrequencies, ItemTerms, SparseCentroid, item_terms, tfidf
 
 __all__ = [
+    "FEATURE_NAMES",
     "MAX_BATCH_ITEMS",
     "ActiveStories",
     "Assignment",
+    "DocumentFrequencies",
     "GuardFeatures",
+    "HybridAssignment",
+    "HybridStories",
+    "ItemTerms",
+    "PairBatch",
+    "SparseCentroid",
     "StoryEvent",
     "StoryParams",
+    "StoryScorer",
+    "assign_hybrid_online",
     "assign_online",
     "cluster_batch",
+    "cluster_hybrid_batch",
     "ctfidf_labels",
+    "default_scorer",
     "distance_matrix",
+    "fit_features",
+    "fit_scorer",
     "guard_conflict",
     "guard_features",
+    "item_terms",
+    "prepare",
+    "probability_matrix",
     "reconcile",
     "stop_words",
     "story_score",
+    "tfidf",
 ]

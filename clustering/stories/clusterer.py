@@ -37,7 +37,7 @@ class StoryClusterer(ParamsMixin):
     Args:
         threshold, decay_per_day, grace_days, active_days, max_candidates, linkage,
             guard_min_score: see :class:`~clustering.config.StoryParams`.
-        model, lead_tokens, batch_size: the embedding model (see
+        model, lead_tokens, batch_size, backend: the embedding model (see
             :class:`~clustering.config.EmbedParams`).
         embedder: an object with ``encode_articles(titles, texts) -> (n, d) float32`` to use
             instead of building one (e.g. to share a loaded model).
@@ -62,7 +62,7 @@ class StoryClusterer(ParamsMixin):
     """
 
     _PARAMS = ("threshold", "decay_per_day", "grace_days", "active_days", "max_candidates",
-               "linkage", "guard_min_score", "model", "lead_tokens", "batch_size", "embedder")
+               "linkage", "guard_min_score", "model", "lead_tokens", "batch_size", "backend", "embedder")
 
     def __init__(self, *, threshold: float = _STORY.threshold,
                  decay_per_day: float = _STORY.decay_per_day, grace_days: float = _STORY.grace_days,
@@ -70,7 +70,7 @@ class StoryClusterer(ParamsMixin):
                  max_candidates: int = _STORY.max_candidates, linkage: str = _STORY.linkage,
                  guard_min_score: float = _STORY.guard_min_score, model: str | None = _EMBED.model,
                  lead_tokens: int = _EMBED.lead_tokens, batch_size: int = _EMBED.batch_size,
-                 embedder: Any = None):
+                 backend: str = _EMBED.backend, embedder: Any = None):
         self.threshold = threshold
         self.decay_per_day = decay_per_day
         self.grace_days = grace_days
@@ -81,6 +81,7 @@ class StoryClusterer(ParamsMixin):
         self.model = model
         self.lead_tokens = lead_tokens
         self.batch_size = batch_size
+        self.backend = backend
         self.embedder = embedder
 
     @classmethod
@@ -92,7 +93,8 @@ class StoryClusterer(ParamsMixin):
                    grace_days=params.grace_days, active_days=params.active_days,
                    max_candidates=params.max_candidates, linkage=params.linkage,
                    guard_min_score=params.guard_min_score, model=embed.model,
-                   lead_tokens=embed.lead_tokens, batch_size=embed.batch_size, embedder=embedder)
+                   lead_tokens=embed.lead_tokens, batch_size=embed.batch_size, backend=embed.backend,
+                   embedder=embedder)
 
     def story_params(self, mode: str) -> StoryParams:
         """The parameters as a checked :class:`~clustering.config.StoryParams`."""
@@ -107,8 +109,9 @@ class StoryClusterer(ParamsMixin):
         if self.embedder is None:
             from clustering.embed import Embedder
 
+            backend = self.backend if self.model is None else "torch"
             self.embedder = Embedder(self.model, lead_tokens=self.lead_tokens,
-                                     batch_size=self.batch_size)
+                                     batch_size=self.batch_size, backend=backend)
         return self.embedder
 
     def _reset(self) -> None:

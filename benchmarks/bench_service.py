@@ -1,0 +1,155 @@
+"""Feed service latency: a load generator on loopback posting real EgyNews articles to
+``news-cluster serve``, one article per request, against a stored state of N articles.
+
+1. The state: the first N EgyNews articles in time order (the 14-day file of the shared data),
+   ingested through :class:`clustering.NewsClusterer` (dedup only, or with online stories) into
+   a fresh DuckDB file.
+2. The server: ``python -m clustering.cli serve --db FILE --stories none|online`` in its own
+   process (so its peak RSS, VmHWM, is its own); ready when ``/healthz`` answers 200.
+3. The load: the next articles in time order, each POSTed alone to ``/v1/articles`` by one
+   sequential httpx client (bounded: at most Q requests and T seconds per state); wall-clock
+   milliseconds per request, as a news app would see them. Then 20 ``GET /v1/feed?limit=50``.
+
+Usage::
+
+    python benchmarks/bench_service.py                       # full: see FULL below
+    python benchmarks/bench_service.py --quick               # smoke test (~1 min)
+    python benchmarks/bench_service.py --sizes 1000,10000 --story-sizes 1000 --queries 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from common import ROOT, egynews_rows, section, table
+
+#: (dedup-only state sizes, with-stories state sizes, requests per state, seconds per state)
+FULL = ([1_000, 10_000], [1_000], 200, 120.0)
+QUICK = ([300], [], 30, 60.0)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(rows: list[dict], n_state: int, stories: str, n_queries: int, max_seconds: float) -> dict:
+    """Build a state of ``rows[:n_state]``, serve it, post the next ``n_queries`` rows one per
+    request; returns the figures of one table row."""
+    import httpx
+
+    from clustering import Config, NewsClusterer
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env.pop("NEWS_CLUSTER_TOKEN", None)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "state.duckdb"
+        t0 = time.perf_counter()
+        with NewsClusterer(db, Config().replace(stories={"mode": stories})) as nc:
+            nc.ingest(rows[:n_state], command="bench-state")
+        build_s = time.perf_counter() - t0
+        port = _free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "clustering.cli", "serve", "--db", str(db), "--port",
+                                 str(port), "--stories", stories], env=env, cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            t0 = time.perf_counter()
+            with httpx.Client(base_url=base, timeout=120) as client:
+                while True:
+                    try:
+                        if client.get("/healthz").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    if proc.poll() is not None or time.perf_counter() - t0 > 300:
+                        raise RuntimeError(f"server did not start: {proc.stderr.read().decode()[-2000:]}")
+                    time.sleep(0.1)
+                ready_s = time.perf_counter() - t0
+                lat, dups, codes = [], 0, set()
+                start = time.perf_counter()
+                for rec in rows[n_state:n_state + n_queries]:
+                    t = time.perf_counter()
+                    r = client.post("/v1/articles", json=rec)
+                    lat.append((time.perf_counter() - t) * 1000)
+                    codes.add(r.status_code)
+                    dups += bool(r.json().get("is_duplicate"))
+                    if time.perf_counter() - start > max_seconds:
+                        break
+                feed = []
+                for _ in range(20):
+                    t = time.perf_counter()
+                    client.get("/v1/feed", params={"limit": 50})
+                    feed.append((time.perf_counter() - t) * 1000)
+            rss = _vm_hwm_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    a = np.asarray(lat)
+    return {"stored": n_state, "stories": stories, "requests": len(lat), "statuses": sorted(codes),
+            "duplicates": dups, "p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)),
+            "mean_ms": float(a.mean()), "feed_p50_ms": float(np.percentile(feed, 50)),
+            "server_peak_rss_mb": rss, "state_build_s": build_s, "ready_s": ready_s}
+
+
+def run(quick: bool, plots_dir: Path | None = None, plan: tuple | None = None) -> dict:
+    """p50/p99 milliseconds per POST /v1/articles (one real EgyNews article per request, over
+    loopback) against stored states of N articles, dedup only and with online stories, and the
+    server's peak RSS."""
+    sizes, story_sizes, n_queries, max_seconds = plan or (QUICK if quick else FULL)
+    res = section("Feed service latency")
+    rows = list(egynews_rows())
+    out = [measure(rows, n, "none", n_queries, max_seconds) for n in sizes]
+    out += [measure(rows, n, "online", n_queries, max_seconds) for n in story_sizes]
+    res["tables"].append(table(
+        f"POST /v1/articles, one real EgyNews article per request (the next ones in time order after "
+        f"the stored state), sequential client on loopback, at most {n_queries} requests / "
+        f"{max_seconds:.0f} s per state; server = `news-cluster serve` in its own process",
+        ["stored articles", "stories", "requests", "statuses", "near-duplicates", "p50 ms", "p99 ms",
+         "mean ms", "GET /v1/feed p50 ms", "server peak RSS MiB", "state build s", "start-up s"],
+        [[r["stored"], r["stories"], r["requests"], ",".join(map(str, r["statuses"])), r["duplicates"],
+          r["p50_ms"], r["p99_ms"], r["mean_ms"], r["feed_p50_ms"], r["server_peak_rss_mb"],
+          r["state_build_s"], r["ready_s"]] for r in out]))
+    for r in out:
+        res["summary"][f"{r['stored']:,} stored, stories {r['stories']}: p50 / p99 ms"] = (
+            f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f}")
+    return res
+
+
+if __name__ == "__main__":
+    from common import md_table
+
+    ap = argparse.ArgumentParser(description="Feed service latency (loopback load generator).")
+    ap.add_argument("--quick", action="store_true", help="smoke test sizes")
+    ap.add_argument("--sizes", help="dedup-only state sizes, comma-separated (e.g. 1000,10000)")
+    ap.add_argument("--story-sizes", default="", help="with-stories state sizes, comma-separated")
+    ap.add_argument("--queries", type=int, default=None, help="requests per state (bound)")
+    ap.add_argument("--max-seconds", type=float, default=None, help="seconds per state (bound)")
+    ap.add_argument("--json", action="store_true", help="print the section as JSON")
+    args = ap.parse_args()
+    base = QUICK if args.quick else FULL
+    plan = None
+    if args.sizes or args.queries or args.max_seconds or args.story_sizes:
+        ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
+        plan = (ints(args.sizes) if args.sizes else base[0], ints(args.story_sizes) if args.sizes else base[1],
+                args.queries or base[2], args.max_seconds or base[3])
+    res = run(args.quick, None, plan)
+    print(json.dumps(res, indent=2, default=str) if args.json else "\n\n".join(md_table(t) for t in res["tables"]))

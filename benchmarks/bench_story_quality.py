@@ -1,0 +1,181 @@
+"""Story quality of the learned hybrid scorer vs TF-IDF and the E5-only engine, by grouped CV.
+
+    PYTHONPATH=$PWD HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_story_quality.py \
+        [--folds 5] [--out benchmarks/out/story_quality.md]
+
+For each set (ECB+ topics 1-35; uci-headlines, rows shuffled, day-level dates, headline only),
+in one run on the same items and embeddings:
+
+* **hybrid**: :func:`clustering.stories.hybrid.cluster_hybrid_batch` (average linkage over
+  ``1 - P(same story)``, threshold 0.5) with a scorer fitted, per fold, on the other folds of
+  the set plus all of the other training sets (``benchmarks/train_scorer.py``: ECB+ articles
+  and their headline-only twins, uci-headlines, ANS): the scorer never sees the fold it is
+  scored on. Folds are grouped by ECB+ topic / uci story (``GroupKFold``).
+* **hybrid online**: :func:`clustering.stories.hybrid.assign_hybrid_online` with the same
+  per-fold scorers, items in the (shuffled) file order.
+* **TF-IDF + agglomerative**: scikit-learn ``TfidfVectorizer(sublinear_tf=True,
+  stop_words="english")`` over title + text, cosine, average linkage; its threshold chosen on
+  the training folds by the same CV (fair), then applied to the held-out fold.
+* **E5-only engine (defaults)**: :func:`clustering.stories.cluster_batch` with default
+  :class:`~clustering.stories.StoryParams` (threshold 0.89, guard on); no training.
+
+Scores: B-cubed P/R/F1, pairwise F1, ARI (:func:`clustering.evaluate.metrics.cluster_scores`)
+over the whole set, labels of each fold kept apart. Also: features + scoring time per item.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from common import CACHE
+from train_scorer import (
+    ECB_TRAIN,
+    SET_WEIGHTS,
+    TRAIN_ON,
+    LabelledSet,
+    train,
+    training_sets,
+)
+
+from clustering.evaluate.metrics import bcubed, cluster_scores
+from clustering.stories import StoryParams, cluster_batch
+from clustering.stories.hybrid import (
+    HybridStories,
+    assign_hybrid_online,
+    cluster_hybrid_batch,
+)
+from clustering.stories.sparse import DocumentFrequencies
+
+TFIDF_GRID = np.round(np.arange(0.05, 0.90, 0.025), 3)
+
+
+def _agglo(dist: np.ndarray, sim_threshold: float) -> np.ndarray:
+    from sklearn.cluster import AgglomerativeClustering
+
+    if dist.shape[0] < 2:
+        return np.zeros(dist.shape[0], dtype=np.int64)
+    return AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
+                                   distance_threshold=1.0 - sim_threshold).fit_predict(dist)
+
+
+def _tfidf_dist(texts: list[str]) -> np.ndarray:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    X = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(texts)
+    d = np.clip(1.0 - (X @ X.T).toarray(), 0.0, 2.0)
+    np.fill_diagonal(d, 0.0)
+    return d
+
+
+def _row(name: str, gold: list[str], pred: list[str], note: str = "") -> list:
+    cs = cluster_scores(dict(enumerate(gold)), dict(enumerate(pred)))
+    return [name, cs.bcubed.precision, cs.bcubed.recall, cs.bcubed.f1, cs.pairwise.f1, cs.ari,
+            cs.n_pred_clusters, note]
+
+
+def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tuple[list, dict]:
+    """Rows of the table for set S and timing figures. Per fold the scorer is trained on
+    :data:`train_scorer.TRAIN_ON` with S's held-out groups removed (for ECB+: the articles and
+    headline twins of the held-out topics)."""
+    from sklearn.model_selection import GroupKFold
+
+    n = len(S)
+    gold = list(S.gold)
+    texts = [f"{i['title']}\n{i['text']}" for i in S.items]
+    hyb = np.empty(n, dtype=object)
+    onl = np.empty(n, dtype=object)
+    tfp = np.empty(n, dtype=object)
+    thr_used = []
+    t_feat = 0.0
+    t_online = 0.0
+    for k, (tr, te) in enumerate(GroupKFold(folds).split(np.arange(n), groups=S.groups)):
+        held = set(S.groups[te])
+        tsets, parts = [], []
+        for nm in TRAIN_ON:
+            T = sets[nm]
+            same = nm == S.name or (S.name == "ecb" and nm == ECB_TRAIN)
+            tsets.append(T)
+            parts.append(np.flatnonzero([g not in held for g in T.groups]) if same else None)
+        sc = train(tsets, parts, weights=SET_WEIGHTS)
+        t0 = time.perf_counter()
+        lab = cluster_hybrid_batch(S.batch(te), sc)
+        t_feat += time.perf_counter() - t0
+        hyb[te] = [f"{k}-{x}" for x in lab]
+        # online: fresh state and document frequencies per fold, items in file order
+        state = HybridStories(S.emb.shape[1])
+        counter = itertools.count()
+        t0 = time.perf_counter()
+        asg = assign_hybrid_online(state, S.emb[te], [S.terms[i] for i in te],
+                                   [S.guards[i] for i in te], S.times[te], DocumentFrequencies(),
+                                   lambda k=k, c=counter: f"{k}-s{next(c)}", sc)
+        t_online += time.perf_counter() - t0
+        onl[te] = [a.story_id for a in asg]
+        # TF-IDF: threshold chosen on the training folds (one vectoriser per part, as a user
+        # clustering that part alone would fit it)
+        dtr = _tfidf_dist([texts[i] for i in tr])
+        gtr = [gold[i] for i in tr]
+        best = max(TFIDF_GRID, key=lambda s: (bcubed(gtr, _agglo(dtr, s)).f1, -s))
+        thr_used.append(float(best))
+        tfp[te] = [f"{k}-{x}" for x in _agglo(_tfidf_dist([texts[i] for i in te]), best)]
+    guards = S.guards
+    e5 = cluster_batch(S.emb, S.times, guards, StoryParams())
+    rows = [
+        _row("hybrid scorer, batch (P >= 0.5)", gold, list(hyb), f"{folds}-fold grouped CV"),
+        _row("hybrid scorer, online (file order)", gold, list(onl), f"{folds}-fold grouped CV"),
+        _row("TF-IDF + agglomerative (average)", gold, list(tfp),
+             "threshold by CV: " + ", ".join(f"{t:.3f}" for t in thr_used)),
+        _row("E5-only engine (defaults)", gold, [str(x) for x in e5],
+             "cluster_batch, threshold 0.89, guard on"),
+    ]
+    timing = {"prepare_ms_per_item": 1000 * S.prepare_s / n,
+              "batch_features_scoring_ms_per_item": 1000 * t_feat / n,
+              "online_ms_per_item": 1000 * t_online / n}
+    return rows, timing
+
+
+def shuffled_invariance(S: LabelledSet, seed: int = 1) -> float:
+    """B-cubed F1 between batch labels of S in file order and in a shuffled order (shipped
+    scorer)."""
+    n = len(S)
+    a = cluster_hybrid_batch(S.batch())
+    perm = np.random.default_rng(seed).permutation(n)
+    b = np.empty(n, dtype=np.int64)
+    b[perm] = cluster_hybrid_batch(S.batch(perm))
+    return bcubed(list(a), list(b)).f1
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--out", default=str(CACHE / "story_quality.md"))
+    args = ap.parse_args(argv)
+    sets = training_sets()
+    head = ("| set | method | B-cubed P | B-cubed R | B-cubed F1 | pairwise F1 | ARI | clusters "
+            "| notes |")
+    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
+    timings = {}
+    for name in ("ecb", "uci"):
+        S = sets[name]
+        rows, timings[name] = evaluate_set(S, sets, args.folds)
+        for r in rows:
+            cells = [f"{x:.3f}" if isinstance(x, float) else str(x) for x in r]
+            lines.append(f"| {name} ({len(S)}) | " + " | ".join(cells) + " |")
+        print("\n".join(lines[-4:]), flush=True)
+    inv = {name: shuffled_invariance(sets[name]) for name in ("ecb", "uci")}
+    text = "\n".join(lines) + "\n\n" + "\n".join(
+        f"- {k}: {v}" for k, v in timings.items()) + "\n" + "\n".join(
+        f"- batch B-cubed F1 between file order and shuffled order, {k}: {v:.4f}"
+        for k, v in inv.items()) + "\n"
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,382 @@
+"""Story clustering with the learned scorer, batch and online, sharing one probability.
+
+* :func:`prepare`: the per-item inputs (terms, guard features) from titles and texts.
+* :func:`probability_matrix` / :func:`cluster_hybrid_batch`: P(same story) of all pairs of a
+  batch, then scikit-learn agglomerative clustering (average linkage) over ``1 - p`` with
+  distance threshold ``1 - scorer.threshold``: clusters merge while the average probability
+  between them is at least the threshold (0.5).
+* :class:`HybridStories` / :func:`assign_hybrid_online`: single pass, each item scored against
+  the active stories (mean embedding, sparse centroids of title, text and entities,
+  representative guard features, last time, headline and Arabic fractions; the few best then
+  rescored as the mean probability against up to ``max_members`` kept members, the
+  average-linkage score of batch mode), the best probability >= threshold joins, otherwise a
+  new story (Miranda et al. 2018, EMNLP, "Multilingual Clustering of Streaming News").
+
+Order: batch mode does not depend on input order (the distance matrix is permuted with the
+items; ties between equal distances are the only exception and are measured not to occur on
+real data, see ``tests/test_stories_hybrid.py``). Online mode is deterministic for a given
+order, but order matters, as in any single-pass clusterer: an item joins the best story that
+exists *when it arrives*, stories never merge afterwards, and document frequencies (hence idf
+weights) grow as items arrive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .features import PairBatch, compose
+from .guard import GuardFeatures, guard_features
+from .scorer import StoryScorer, default_scorer
+from .sparse import DocumentFrequencies, ItemTerms, SparseCentroid, item_terms, tfidf
+
+__all__ = [
+    "HybridAssignment",
+    "HybridStories",
+    "assign_hybrid_online",
+    "cluster_hybrid_batch",
+    "prepare",
+    "probability_matrix",
+]
+
+_BLOCK = 256
+SECONDS_PER_DAY = 86_400.0
+
+
+def prepare(titles: Sequence[str], texts: Sequence[str]) -> tuple[list[ItemTerms],
+                                                                   list[GuardFeatures]]:
+    """Terms (:func:`~clustering.stories.sparse.item_terms`) and guard features
+    (:func:`~clustering.stories.guard.guard_features`) of n items."""
+    if len(titles) != len(texts):
+        raise ValueError(f"{len(titles)} titles but {len(texts)} texts")
+    return ([item_terms(t, x) for t, x in zip(titles, texts)],
+            [guard_features(t, x) for t, x in zip(titles, texts)])
+
+
+def probability_matrix(batch: PairBatch, scorer: StoryScorer | None = None) -> np.ndarray:
+    """(n, n) float64 P(same story) of all pairs, diagonal 1.0, symmetric."""
+    scorer = scorer or default_scorer()
+    n = batch.n
+    p = np.empty((n, n), dtype=np.float64)
+    for a in range(0, n, _BLOCK):
+        b = min(n, a + _BLOCK)
+        p[a:b] = scorer.proba(batch.block(a, b))
+    p = 0.5 * (p + p.T)  # exact symmetry (float sums of a sparse product may differ in the ulp)
+    np.fill_diagonal(p, 1.0)
+    return p
+
+
+def _first_seen_order(labels: np.ndarray) -> np.ndarray:
+    _, first, inv = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    return rank[inv.reshape(-1)]
+
+
+def cluster_hybrid_batch(batch: PairBatch, scorer: StoryScorer | None = None, *,
+                         threshold: float | None = None, linkage: str = "average",
+                         max_items: int = 20_000) -> np.ndarray:
+    """Cluster a batch into stories: agglomerative over ``1 - P(same story)``.
+
+    Args:
+        batch: the items (:class:`~clustering.stories.features.PairBatch`).
+        scorer: default: the shipped :func:`~clustering.stories.scorer.default_scorer`.
+        threshold: probability to merge at (default ``scorer.threshold``, 0.5).
+        linkage: ``"average"`` (default), ``"complete"`` or ``"single"``.
+        max_items: refuse larger batches (O(n^2) memory: 8 n^2 bytes per matrix).
+
+    Returns:
+        (n,) int64 labels numbered in order of each cluster's first item.
+
+    Raises:
+        ValueError: if n > ``max_items``.
+    """
+    from sklearn.cluster import AgglomerativeClustering
+
+    scorer = scorer or default_scorer()
+    thr = scorer.threshold if threshold is None else float(threshold)
+    n = batch.n
+    if n > max_items:
+        raise ValueError(f"cluster_hybrid_batch got {n} items (limit {max_items}); cluster "
+                         "time windows or use assign_hybrid_online()")
+    if n <= 1:
+        return np.zeros(n, dtype=np.int64)
+    D = 1.0 - probability_matrix(batch, scorer)
+    model = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage=linkage,
+                                    distance_threshold=1.0 - thr)
+    return _first_seen_order(np.asarray(model.fit_predict(D)))
+
+
+# ------------------------------------------------------------------------------- online
+
+
+@dataclass(frozen=True)
+class HybridAssignment:
+    """Where :func:`assign_hybrid_online` put one item.
+
+    Attributes:
+        story_id: the story joined or created.
+        probability: P(same story) of the joined story; for a new story the best candidate's
+            (below threshold), NaN when there was no candidate.
+        created: True when the item started a new story.
+        reason: one line for ``explain``.
+    """
+
+    story_id: str
+    probability: float
+    created: bool
+    reason: str
+
+
+class HybridStories:
+    """State of the active stories for :func:`assign_hybrid_online` (mutable, in insertion
+    order, which is also the tie-break).
+
+    Per story: embedding sum (float32, d), member count, last time (epoch s, NaN = none),
+    up to ``max_members`` members kept whole (the first and the most recent: embedding, sparse
+    vectors, guard features, flags, time),
+    sparse centroids of title / text / entity TF-IDF vectors (:class:`SparseCentroid`, at most
+    ``top_k`` terms each), the guard features of its representative (first member with any
+    numbers or places), the number of headline-only and of Arabic members. :meth:`to_dict` /
+    :meth:`from_dict` give JSON-able rows for storage.
+
+    Args:
+        dim: embedding dimension.
+        top_k: terms kept per sparse centroid.
+        max_members: members kept per story for :meth:`member_probability`.
+    """
+
+    def __init__(self, dim: int, top_k: int = 64, max_members: int = 8) -> None:
+        self.dim = int(dim)
+        self.top_k = int(top_k)
+        self.max_members = int(max_members)
+        #: per story, up to ``max_members`` members (the first, then the most recent) as
+        #: (embedding, (title, text, entity) vectors, guard, headline-only, arabic, time)
+        self.members: list[list[tuple]] = []
+        self.ids: list[str] = []
+        self._pos: dict[str, int] = {}
+        self.sums = np.zeros((0, self.dim), dtype=np.float32)
+        self.sizes: list[int] = []
+        self.last: list[float] = []
+        self.cent: list[tuple[SparseCentroid, SparseCentroid, SparseCentroid]] = []
+        self.guards: list[GuardFeatures] = []
+        self.n_head: list[int] = []
+        self.n_ar: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, sid: str, x, t, vecs, guard, terms: ItemTerms) -> None:
+        """Start story ``sid`` with one member."""
+        if sid in self._pos:
+            raise ValueError(f"story id {sid!r} already exists")
+        self._pos[sid] = len(self.ids)
+        self.ids.append(sid)
+        self.sums = np.vstack([self.sums, np.asarray(x, dtype=np.float32)[None, :]])
+        self.sizes.append(0)
+        self.last.append(float("nan"))
+        self.cent.append(tuple(SparseCentroid(self.top_k) for _ in range(3)))
+        self.guards.append(GuardFeatures())
+        self.n_head.append(0)
+        self.n_ar.append(0)
+        self.members.append([])
+        self.sums[-1] = 0.0
+        self.join(len(self.ids) - 1, x, t, vecs, guard, terms)
+
+    def join(self, row: int, x, t, vecs, guard, terms: ItemTerms) -> None:
+        """Add one member to the story in ``row``."""
+        self.sums[row] += np.asarray(x, dtype=np.float32)
+        self.sizes[row] += 1
+        if not math.isnan(t):
+            self.last[row] = t if math.isnan(self.last[row]) else max(self.last[row], t)
+        for c, v in zip(self.cent[row], vecs):
+            c.add(v)
+        if self.guards[row].empty and guard is not None and not guard.empty:
+            self.guards[row] = guard
+        self.n_head[row] += int(terms.headline_only)
+        self.n_ar[row] += int(terms.arabic)
+        m = self.members[row]
+        m.append((np.asarray(x, dtype=np.float32).copy(), tuple(vecs), guard or GuardFeatures(),
+                  float(terms.headline_only), float(terms.arabic), t))
+        if len(m) > self.max_members:
+            del m[1]  # keep the first member and the most recent ones
+
+    def to_dict(self, row: int) -> dict:
+        """One story as a JSON-able dict (embedding sum as a list)."""
+        return {"id": self.ids[row], "sum": self.sums[row].tolist(), "size": self.sizes[row],
+                "last_seen": self.last[row],
+                "title": self.cent[row][0].to_dict(), "text": self.cent[row][1].to_dict(),
+                "entities": self.cent[row][2].to_dict(), "guard": self.guards[row].to_dict(),
+                "n_headline": self.n_head[row], "n_arabic": self.n_ar[row],
+                "members": [{"emb": e.tolist(), "title": v[0], "text": v[1], "entities": v[2],
+                             "guard": g.to_dict(), "headline_only": h, "arabic": a, "time": tt}
+                            for e, v, g, h, a, tt in self.members[row]]}
+
+    @classmethod
+    def from_dicts(cls, rows: Sequence[dict], dim: int, top_k: int = 64) -> HybridStories:
+        """Inverse of :meth:`to_dict` over a list of stories."""
+        st = cls(dim, top_k)
+        for r in rows:
+            st._pos[r["id"]] = len(st.ids)
+            st.ids.append(r["id"])
+            st.sums = np.vstack([st.sums, np.asarray(r["sum"], dtype=np.float32)[None, :]])
+            st.sizes.append(int(r["size"]))
+            st.last.append(float(r["last_seen"]))
+            st.cent.append(tuple(SparseCentroid.from_dict(r[k])
+                                 for k in ("title", "text", "entities")))
+            st.guards.append(GuardFeatures.from_dict(r["guard"]))
+            st.n_head.append(int(r["n_headline"]))
+            st.n_ar.append(int(r["n_arabic"]))
+            st.members.append([(np.asarray(m["emb"], dtype=np.float32),
+                                (m["title"], m["text"], m["entities"]),
+                                GuardFeatures.from_dict(m["guard"]), float(m["headline_only"]),
+                                float(m["arabic"]), float(m["time"]))
+                               for m in r.get("members", [])])
+        return st
+
+    def member_probability(self, rows: np.ndarray, x, t, vecs, guard: GuardFeatures,
+                           terms: ItemTerms, scorer: StoryScorer) -> np.ndarray:
+        """Mean P(same story) of one item against the kept members of each story in ``rows``:
+        the average-linkage score of :func:`cluster_hybrid_batch`, so one threshold means the
+        same in both modes (exact for stories of at most ``max_members`` members)."""
+        from .sparse import dot
+
+        out = np.empty(len(rows))
+        x = np.asarray(x, dtype=np.float32)
+        for k, r in enumerate(rows):
+            ms = self.members[r]
+            E = np.stack([m[0] for m in ms])
+            emb = E @ x
+            sims = [[dot(vecs[f], m[1][f]) for m in ms] for f in range(3)]
+            pc, nc, pa = [], [], []
+            for m in ms:
+                g = m[2]
+                both_p = bool(guard.places) and bool(g.places)
+                agree = both_p and bool(set(guard.places) & (set(g.places) | set(g.regions))
+                                        or set(g.places) & set(guard.regions))
+                pc.append(float(both_p and not agree))
+                pa.append(float(agree))
+                nc.append(float(not both_p and bool(guard.numbers) and bool(g.numbers)
+                                and not set(guard.numbers) & set(g.numbers)))
+            gap = np.abs(t - np.array([m[5] for m in ms])) / SECONDS_PER_DAY
+            X = compose(emb, sims[0], sims[1], sims[2], np.array(pc), np.array(nc),
+                        np.array(pa), float(terms.headline_only), np.array([m[3] for m in ms]),
+                        float(terms.arabic), np.array([m[4] for m in ms]), gap)
+            out[k] = float(np.mean(scorer.proba(X)))
+        return out
+
+    def features(self, rows: np.ndarray, x, t, vecs, guard: GuardFeatures,
+                 terms: ItemTerms) -> np.ndarray:
+        """Features (len(rows), F) of one item against the stories in ``rows``."""
+        size = np.array([self.sizes[r] for r in rows], dtype=np.float64)
+        emb = (self.sums[rows] @ np.asarray(x, dtype=np.float32)) / size
+        sims = [[self.cent[r][k].mean_dot(vecs[k]) for r in rows] for k in range(3)]
+        pc, nc, pa = [], [], []
+        for r in rows:
+            g = self.guards[r]
+            both_p = bool(guard.places) and bool(g.places)
+            agree = both_p and bool(set(guard.places) & (set(g.places) | set(g.regions))
+                                    or set(g.places) & set(guard.regions))
+            pc.append(float(both_p and not agree))
+            pa.append(float(agree))
+            nc.append(float(not both_p and bool(guard.numbers) and bool(g.numbers)
+                            and not set(guard.numbers) & set(g.numbers)))
+        last = np.array([self.last[r] for r in rows])
+        gap = np.abs(t - last) / SECONDS_PER_DAY
+        head = np.array([self.n_head[r] for r in rows]) / size
+        ar = np.array([self.n_ar[r] for r in rows]) / size
+        return compose(emb, sims[0], sims[1], sims[2], np.array(pc), np.array(nc), np.array(pa),
+                       float(terms.headline_only), head, float(terms.arabic), ar, gap)
+
+
+def assign_hybrid_online(
+    stories: HybridStories,
+    emb: np.ndarray,
+    terms: Sequence[ItemTerms],
+    guards: Sequence[GuardFeatures | None],
+    times,
+    df: DocumentFrequencies,
+    new_story_id: Callable[[], str],
+    scorer: StoryScorer | None = None,
+    *,
+    active_days: float = 7.0,
+    max_candidates: int = 50,
+    update_df: bool = True,
+    by_members: bool = True,
+    member_candidates: int = 5,
+) -> list[HybridAssignment]:
+    """Assign items one by one to the active stories (best P >= threshold) or new stories.
+
+    For each item (in the given order): its TF-IDF vectors are built with the current document
+    frequencies (then, with ``update_df``, the item is counted in ``df``); candidates are the
+    stories last seen within ``active_days`` of it (all, when either time is unknown), the
+    ``max_candidates`` best by mean embedding cosine; the scorer gives each a probability and
+    the best at or above ``scorer.threshold`` takes the item (ties: the older story).
+
+    With ``by_members`` (default) a story's probability is the mean P(same story) of the item
+    against the story's kept members (:meth:`HybridStories.member_probability`, the
+    average-linkage score of batch mode), computed for the ``member_candidates`` stories that
+    score best on their average features; otherwise P of the item against the story's average
+    features (mean embedding, sparse centroids), which scores lower (see benchmarks/RESULTS.md).
+
+    Args:
+        stories: state, updated in place.
+        emb: (n, d) L2-normalised embeddings.
+        terms, guards: per item (see :func:`prepare`).
+        times: (n,) epoch seconds (NaN = unknown) or None.
+        df: document frequencies, updated in place when ``update_df``.
+        new_story_id: called for each new story.
+        scorer: default: the shipped scorer.
+
+    Returns:
+        One :class:`HybridAssignment` per item, in input order.
+    """
+    scorer = scorer or default_scorer()
+    emb = np.asarray(emb, dtype=np.float32)
+    n = emb.shape[0]
+    t_all = np.full(n, np.nan) if times is None else np.asarray(times, dtype=np.float64)
+    if len(terms) != n or len(guards) != n or t_all.shape != (n,):
+        raise ValueError("emb, terms, guards and times must have the same length")
+    out: list[HybridAssignment] = []
+    for j in range(n):
+        x, t, it = emb[j], float(t_all[j]), terms[j]
+        g = guards[j] or GuardFeatures()
+        vecs = (tfidf(it.title, df), tfidf(it.text, df), tfidf(it.entities, df))
+        if update_df:
+            df.update([it])
+        k = len(stories)
+        best_row, best_p = -1, float("nan")
+        if k:
+            last = np.array(stories.last)
+            ok = np.isnan(last) | math.isnan(t) | (np.abs(t - last) <= active_days * SECONDS_PER_DAY)
+            rows = np.flatnonzero(ok)
+            if rows.size:
+                sizes = np.array([stories.sizes[r] for r in rows], dtype=np.float64)
+                cos = (stories.sums[rows] @ x) / sizes
+                if rows.size > max_candidates:
+                    top = np.lexsort((rows, -cos))[:max_candidates]
+                    rows = np.sort(rows[top])
+                p = scorer.proba(stories.features(rows, x, t, vecs, g, it))
+                if by_members:
+                    # rescore the few best stories by their members (average linkage)
+                    top = np.lexsort((rows, -p))[:member_candidates]
+                    p = np.full(rows.size, -1.0)
+                    p[top] = stories.member_probability(rows[top], x, t, vecs, g, it, scorer)
+                o = int(np.lexsort((rows, -p))[0])
+                best_row, best_p = int(rows[o]), float(p[o])
+        thr = scorer.threshold
+        if best_row >= 0 and best_p >= thr:
+            stories.join(best_row, x, t, vecs, g, it)
+            sid = stories.ids[best_row]
+            out.append(HybridAssignment(sid, best_p, False,
+                                        f"joined {sid}: P(same story) {best_p:.3f} >= {thr:.2f}"))
+            continue
+        sid = new_story_id()
+        stories.add(sid, x, t, vecs, g, it)
+        why = ("new story: no active story" if best_row < 0 else
+               f"new story: best {stories.ids[best_row]} P(same story) {best_p:.3f} < {thr:.2f}")
+        out.append(HybridAssignment(sid, best_p, True, why))
+    return out

@@ -1,0 +1,239 @@
+"""The learned hybrid story scorer: sparse parts, the shipped weights, batch and online
+clustering with the real model on the seed page and real headlines."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+
+from clustering.evaluate.metrics import bcubed
+from clustering.stories.features import FEATURE_NAMES, PairBatch
+from clustering.stories.hybrid import (
+    HybridStories,
+    assign_hybrid_online,
+    cluster_hybrid_batch,
+    prepare,
+    probability_matrix,
+)
+from clustering.stories.scorer import DEFAULT_WEIGHTS, StoryScorer, default_scorer
+from clustering.stories.sparse import (
+    DocumentFrequencies,
+    SparseCentroid,
+    cosine,
+    item_terms,
+    tfidf,
+)
+
+from .conftest import SEED_PAGE, shared
+
+# Seed-page gold (ids as read_page gives them with page_id="P"), as in test_stories_store.py.
+KURSK = ["P#readalso-1", "P#related-3", "P#related-4", "P#related-5", "P#related-6", "P#related-9"]
+NAVAL = ["P#related-1", "P#related-2"]
+
+
+# ----------------------------------------------------------------------------- sparse parts
+
+
+def test_document_frequencies_incremental_equals_one_pass_and_round_trips():
+    docs = [item_terms(t) for t in ("Fed holds rates in March", "Fed's Plosser sees high bar",
+                                    "Apple sells record iPhones", "زعيم كوريا الشمالية")]
+    one = DocumentFrequencies().update(docs)
+    inc = DocumentFrequencies().update(docs[:2]).update(docs[2:])
+    assert one.to_dict() == inc.to_dict()
+    assert one.n_docs == 4
+    assert one.df["fed"] == 2 and one.idf("fed") < one.idf("apple") < one.idf("never-seen")
+    back = DocumentFrequencies.from_dict(json.loads(json.dumps(one.to_dict())))
+    assert back.idf("fed") == one.idf("fed")
+    terms, counts = one.columns()
+    assert dict(zip(terms, counts)) == one.df
+
+
+def test_entities_read_capitalised_words_places_and_numbers_in_both_scripts():
+    en = item_terms("Earthquake of magnitude 6 kills 21 in Cairo", "Rescuers from Egypt said.")
+    assert {"@p:cairo", "@n:21", "@earthquake"} <= set(en.entities)
+    assert not en.headline_only and not en.arabic
+    ar = item_terms("مقتل 21 في انفجار بالقاهرة")
+    assert "@p:cairo" in ar.entities and "@n:21" in ar.entities
+    assert ar.headline_only and ar.arabic
+
+
+def test_sparse_centroid_mean_dot_is_the_average_cosine_and_stays_bounded():
+    df = DocumentFrequencies()
+    texts = ["Fed holds rates steady", "Fed keeps rates on hold", "rates held by the Fed",
+             "Apple sells iPhones"]
+    terms = [item_terms(t) for t in texts]
+    df.update(terms)
+    vecs = [tfidf(t.text, df) for t in terms]
+    c = SparseCentroid(top_k=1000)
+    for v in vecs[:3]:
+        c.add(v)
+    expect = sum(cosine(vecs[3], v) for v in vecs[:3]) / 3
+    assert math.isclose(c.mean_dot(vecs[3]), expect, abs_tol=1e-12)
+    expect = sum(cosine(vecs[0], v) for v in vecs[:3]) / 3
+    assert math.isclose(c.mean_dot(vecs[0]), expect, abs_tol=1e-12)
+    small = SparseCentroid(top_k=2)
+    for v in vecs:
+        small.add(v)
+    assert len(small.weights) == 2 and small.size == 4
+    assert SparseCentroid.from_dict(small.to_dict()).weights == small.weights
+
+
+# ----------------------------------------------------------------------------- the scorer
+
+
+def test_shipped_weights_load_and_match_the_features():
+    sc = StoryScorer.load(DEFAULT_WEIGHTS)
+    assert sc.features == FEATURE_NAMES and sc.threshold == 0.5
+    assert StoryScorer.from_dict(json.loads(json.dumps(sc.to_dict()))) == sc
+    bad = sc.to_dict() | {"features": list(FEATURE_NAMES[:-1]), "coef": list(sc.coef[:-1])}
+    with pytest.raises(ValueError, match="refit"):
+        StoryScorer.from_dict(bad)
+    # more similar in every similarity -> more probable
+    lo = np.zeros(len(FEATURE_NAMES))
+    hi = lo.copy()
+    for k, f in enumerate(FEATURE_NAMES):
+        if f in ("emb", "text", "ent", "emb_x_text", "ent_x_text"):
+            lo[k] = {"emb": 0.75}.get(f, 0.0)
+            hi[k] = 0.95 if f == "emb" else 0.6
+    lo[FEATURE_NAMES.index("emb_x_text")] = 0.0
+    hi[FEATURE_NAMES.index("emb_x_text")] = 0.95 * 0.6
+    assert sc.proba(lo) < 0.5 < sc.proba(hi)
+
+
+# ----------------------------------------------------------------------------- real data
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    from clustering.embed import Embedder, EmbeddingModelError
+
+    try:
+        e = Embedder()
+        _ = e.dim
+    except EmbeddingModelError as exc:  # pragma: no cover - model not installed
+        pytest.skip(f"embedding model not available: {exc}")
+    return e
+
+
+@pytest.fixture(scope="module")
+def seed(embedder):
+    from clustering.io.page import read_page
+
+    arts, _ = read_page(SEED_PAGE, page_id="P")
+    titles = [a.title or "" for a in arts]
+    texts = [a.text or "" for a in arts]
+    emb = embedder.encode_articles(titles, texts)
+    terms, guards = prepare(titles, texts)
+    return [a.id for a in arts], emb, terms, guards
+
+
+def _assert_seed_gold(story: dict[str, object]) -> None:
+    """What the seed page's gold asks and the shipped scorer achieves: the page article alone,
+    the two naval headlines one story apart from every Kursk item, the "read also" article with
+    its own verbatim headline. (Not yet: the six Kursk / thanks items as one story -- they
+    come out as several; see benchmarks/RESULTS.md.)"""
+    kursk = {story[k] for k in KURSK}
+    naval = {story[k] for k in NAVAL}
+    assert len(naval) == 1 and not naval & kursk, story
+    assert story["P"] not in kursk | naval, story
+    assert story["P#readalso-1"] == story["P#related-4"], story
+
+
+def test_seed_page_article_is_its_own_story_batch(seed):
+    ids, emb, terms, guards = seed
+    b = PairBatch(emb, terms, guards, None, DocumentFrequencies().update(terms))
+    labels = cluster_hybrid_batch(b)
+    _assert_seed_gold(dict(zip(ids, labels.tolist())))
+
+
+def test_seed_page_article_is_its_own_story_online(seed):
+    ids, emb, terms, guards = seed
+    st = HybridStories(emb.shape[1])
+    counter = itertools.count()
+    asg = assign_hybrid_online(st, emb, terms, guards, None, DocumentFrequencies(),
+                               lambda: f"s{next(counter)}")
+    _assert_seed_gold({i: a.story_id for i, a in zip(ids, asg)})
+    assert asg[0].created and "new story" in asg[0].reason
+    # deterministic for a given order
+    st2 = HybridStories(emb.shape[1])
+    counter = itertools.count()
+    again = assign_hybrid_online(st2, emb, terms, guards, None, DocumentFrequencies(),
+                                 lambda: f"s{next(counter)}")
+    assert [a.story_id for a in again] == [a.story_id for a in asg]
+
+
+@pytest.fixture(scope="module")
+def uci(embedder):
+    """300 uci-headlines rows of 8 stories (rows shuffled, headline only, day-level times)."""
+    path = shared("uci-headlines/uci_news_aggregator_dev_stories.csv")
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    stories = sorted({r["STORY"] for r in rows})[:8]
+    rows = [r for r in rows if r["STORY"] in stories]
+    rng = np.random.default_rng(0)
+    rows = [rows[k] for k in rng.permutation(len(rows))[:300]]
+    titles = [r["TITLE"] for r in rows]
+    day = 86_400.0
+    times = np.array([(int(r["TIMESTAMP"]) / 1000 // day) * day for r in rows])
+    emb = embedder.encode_articles(titles, [""] * len(titles))
+    terms, guards = prepare(titles, [""] * len(titles))
+    return [r["STORY"] for r in rows], emb, terms, guards, times
+
+
+def test_batch_stories_do_not_depend_on_input_order_and_beat_chance(uci):
+    gold, emb, terms, guards, times = uci
+    df = DocumentFrequencies().update(terms)
+    a = cluster_hybrid_batch(PairBatch(emb, terms, guards, times, df))
+    perm = np.random.default_rng(3).permutation(len(gold))
+    b = np.empty_like(a)
+    b[perm] = cluster_hybrid_batch(PairBatch(emb[perm], [terms[i] for i in perm],
+                                             [guards[i] for i in perm], times[perm], df))
+    assert bcubed(list(a), list(b)).f1 == 1.0
+    assert bcubed(gold, list(a)).f1 > 0.85
+    p = probability_matrix(PairBatch(emb, terms, guards, times, df))
+    assert np.allclose(p, p.T) and np.all((p > 0) & (p <= 1))
+
+
+def test_state_round_trips_through_dicts(seed):
+    _, emb, terms, guards = seed
+    st = HybridStories(emb.shape[1], top_k=16)
+    counter = itertools.count()
+    df = DocumentFrequencies()
+    assign_hybrid_online(st, emb[:6], terms[:6], guards[:6], None, df,
+                         lambda: f"s{next(counter)}")
+    back = HybridStories.from_dicts(json.loads(json.dumps([st.to_dict(r) for r in range(len(st))])),
+                                    emb.shape[1], top_k=16)
+    rest_a = assign_hybrid_online(st, emb[6:], terms[6:], guards[6:], None,
+                                  DocumentFrequencies.from_dict(df.to_dict()),
+                                  lambda: f"t{next(counter)}")
+    counter = itertools.count(100)
+    rest_b = assign_hybrid_online(back, emb[6:], terms[6:], guards[6:], None,
+                                  DocumentFrequencies.from_dict(df.to_dict()),
+                                  lambda: f"t{next(counter)}")
+    assert [(a.created, a.story_id if not a.created else None) for a in rest_a] == \
+        [(b.created, b.story_id if not b.created else None) for b in rest_b]
+    assert all(len(c.weights) <= 16 for cs in st.cent for c in cs)
+    assert default_scorer() is default_scorer()
+
+
+def test_fit_scorer_on_own_labels_gives_a_usable_json_scorer(uci, tmp_path):
+    from clustering.stories.scorer import fit_scorer
+
+    gold, emb, terms, guards, times = uci
+    df = DocumentFrequencies().update(terms)
+    half = len(gold) // 2
+    train = PairBatch(emb[:half], terms[:half], guards[:half], times[:half], df)
+    sc = fit_scorer(train, gold[:half], meta={"trained_on": "uci test half"})
+    path = tmp_path / "mine.json"
+    sc.save(path)
+    mine = StoryScorer.load(path)
+    assert mine == sc and mine.meta["trained_on"] == "uci test half"
+    test = PairBatch(emb[half:], terms[half:], guards[half:], times[half:], df)
+    assert bcubed(gold[half:], list(cluster_hybrid_batch(test, mine))).f1 > 0.8
+    with pytest.raises(ValueError, match="both"):
+        fit_scorer(train, ["one"] * half)

@@ -130,6 +130,8 @@ def test_bundled_day_same_groups_as_local_engine():
         assert [m[:2] for m in members_r] == [m[:2] for m in members_l]
         assert [m[2] for m in members_r] == [m[2] for m in members_l]
         assert distributed.store.counts()["signatures"] == local.store.counts()["signatures"]
+        bands = "SELECT config, key, item FROM lsh_bands ORDER BY 1, 2, 3"
+        assert distributed.store.con.execute(bands).fetchall() == local.store.con.execute(bands).fetchall()
 
 
 def test_egynews_slice_incremental_against_stored_signatures(egy_slice):
@@ -149,6 +151,28 @@ def test_egynews_slice_incremental_against_stored_signatures(egy_slice):
         again = _ray(distributed, [egy_slice])
         assert again.new_articles == 0 and again.already_stored == s_ray.new_articles
         assert _state(distributed)[0] == part_r
+
+
+def test_local_run_after_ray_run_finds_ray_ingested_article(tmp_path):
+    # the Ray run writes the band keys (lsh_bands) as a local run does; without them the local
+    # run below (same settings, so no re-indexing) would find no candidate for the copy
+    with _nc() as nc:
+        _ray(nc, [EGY_DAY])
+        con = nc.store.con  # tests read tables directly
+        assert con.execute("SELECT count(*) FROM lsh_bands").fetchone()[0] > 0
+        art_id, title, text = con.execute(
+            "SELECT a.id, a.title, a.text FROM articles a JOIN dup_groups g ON g.group_id = a.id "
+            "WHERE g.size = 1 AND length(a.text) > 2000 ORDER BY length(a.text) DESC LIMIT 1").fetchone()
+        copy = tmp_path / "copy.jsonl"
+        # the same story with one word added: a near-duplicate, not an exact repeat
+        copy.write_text(json.dumps({"id": "copy-of-" + art_id, "source": "elsewhere", "title": title,
+                                    "body": text + " اضافه", "timestamp": "2013-02-02 08:00:00"},
+                                   ensure_ascii=False) + "\n", encoding="utf-8")
+        s = nc.ingest([copy])
+        assert s.new_articles == 1 and s.exact_repeats == 0
+        gid, rule = con.execute("SELECT group_id, rule FROM dup_members WHERE article_id = ?",
+                                ["copy-of-" + art_id]).fetchone()
+        assert gid == art_id and rule in ("jaccard", "containment")
 
 
 def test_cli_run_engine_ray(tmp_path):

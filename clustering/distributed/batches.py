@@ -22,19 +22,21 @@ its arguments in the same order as in a local run.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
 
 from clustering.config import DedupParams
+from clustering.dedup.boilerplate import strip_boilerplate
 from clustering.dedup.engine import TITLE_KEY, fingerprint_batch
-from clustering.dedup.lsh import bands_rows
+from clustering.dedup.lsh import band_keys, bands_rows
 from clustering.dedup.rules import RepCandidate, choose_representative, decide
 from clustering.records import Article
 
 __all__ = ["ARTICLE_FIELDS", "band_rows", "bucket_pairs", "choose_group_representatives",
-           "fingerprint_table", "hash_leaders", "shard_of", "shingled_rows", "star_step",
-           "verify_pairs"]
+           "fingerprint_batch_of", "fingerprint_table", "hash_leaders", "lsh_band_rows", "shard_of",
+           "shingled_rows", "star_step", "verify_pairs"]
 
 #: Article columns carried through a run (as in :func:`clustering.io.readers.articles_to_arrow`).
 ARTICLE_FIELDS = ("id", "title", "text", "published", "source", "url", "lang", "listed_on", "order")
@@ -56,20 +58,30 @@ def shard_of(keys: pa.Array | list, shards: int) -> np.ndarray:
 
 
 def fingerprint_table(batch: pa.Table, params: DedupParams) -> pa.Table:
-    """Fingerprint a batch of articles (columns :data:`ARTICLE_FIELDS` plus ``seq``).
+    """Fingerprint one fingerprint batch of articles (columns :data:`ARTICLE_FIELDS` plus
+    ``seq``; rows are put in ``seq`` order first) with the engine's
+    :func:`~clustering.dedup.engine.fingerprint_batch`, so outlet boilerplate and generic
+    titles are learned over the batch exactly as in a local run -- which needs the caller to
+    pass the local engine's batches (``RunParams.fingerprint_batch`` articles in input order).
 
     Adds: ``content_hash`` (hex BLAKE2b-128 of the normalised text), ``kind`` ("word"/"char"),
-    ``shingles`` (list<uint64>), ``tokens`` (list<string>, headline-length texts only), ``sig``
-    (binary, ``num_perm`` little-endian uint32), ``title_shingles``, ``title_tokens``,
-    ``title_sig`` (empty when the article has no title fingerprint) and ``text_length``
-    (characters of title + body, for the representative rule).
+    ``shingles`` (list<uint64>, boilerplate dropped), ``tokens`` (list<string>: tokens of
+    headline-length texts, number contexts of full articles), ``sig`` (binary, ``num_perm``
+    little-endian uint32), ``title_shingles``, ``title_tokens``, ``title_sig`` (empty when the
+    article has no title fingerprint), ``text_length`` (characters of title + body, for the
+    representative rule), ``generic`` (true: a label or generic title that joins nothing) and
+    ``boilerplate`` (the batch's boilerplate shingles on the batch's first row, empty on the
+    others).
     """
+    batch = batch.sort_by([("seq", "ascending")])
     arts = [Article(**{f: r[f] for f in ARTICLE_FIELDS}) for r in batch.select(list(ARTICLE_FIELDS)).to_pylist()]
     fp = fingerprint_batch(arts, params)
     n = len(arts)
     has_title = [fp.has_title_fingerprint(i) for i in range(n)]
     sig = [fp.signatures[i].astype("<u4").tobytes() for i in range(n)]
     tsig = [fp.title_signatures[i].astype("<u4").tobytes() if has_title[i] else b"" for i in range(n)]
+    generic = [bool(fp.generic and fp.generic[i]) for i in range(n)]
+    bp = fp.boilerplate.tolist()
     cols = {
         "content_hash": pa.array(fp.content_hash, pa.string()),
         "kind": pa.array(fp.kinds, pa.string()),
@@ -80,10 +92,18 @@ def fingerprint_table(batch: pa.Table, params: DedupParams) -> pa.Table:
         "title_tokens": pa.array([list(t) if h else [] for t, h in zip(fp.title_tokens, has_title)], _STR_LIST),
         "title_sig": pa.array(tsig, pa.binary()),
         "text_length": pa.array([len(a.title) + len(a.text) for a in arts], pa.int64()),
+        "generic": pa.array(generic, pa.bool_()),
+        "boilerplate": pa.array([bp] + [[]] * (n - 1) if n else [], _U64),
     }
     for name, col in cols.items():
         batch = batch.append_column(name, col)
     return batch
+
+
+def fingerprint_batch_of(seq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """The fingerprint batch number of each ``seq``: ``bounds`` holds the first ``seq`` of
+    each batch, ascending (batch k is ``bounds[k] <= seq < bounds[k + 1]``)."""
+    return np.searchsorted(bounds, seq, side="right") - 1
 
 
 def hash_leaders(shard: pa.Table) -> pa.Table:
@@ -200,7 +220,8 @@ def unique_pairs(shard: pa.Table) -> pa.Table:
 def shingled_rows(batch: pa.Table) -> pa.Table:
     """What verification needs of each fingerprinted entry of a fingerprint batch: rows
     ``node, shingles, tokens`` for an article's own shingles (when non-empty) and, for a
-    full article with a title fingerprint, ``"title:" + id`` with the title's shingles."""
+    full article with a title fingerprint, ``"title:" + id`` with the title's shingles.
+    Generic items (a label or generic title) have none: they join nothing."""
     ids = batch.column("id").to_pylist()
     sh = batch.column("shingles")
     tk = batch.column("tokens")
@@ -208,8 +229,9 @@ def shingled_rows(batch: pa.Table) -> pa.Table:
     ttk = batch.column("title_tokens")
     lens = pa.compute.list_value_length(sh).to_numpy(zero_copy_only=False)
     tlens = pa.compute.list_value_length(tsh).to_numpy(zero_copy_only=False)
-    own = np.flatnonzero(lens > 0)
-    tit = np.flatnonzero(tlens > 0)
+    ok = ~batch.column("generic").to_numpy(zero_copy_only=False).astype(bool)  # generic: joins nothing
+    own = np.flatnonzero((lens > 0) & ok)
+    tit = np.flatnonzero((tlens > 0) & ok)
     nodes = [ids[i] for i in own] + [TITLE_KEY + ids[i] for i in tit]
     return pa.table({
         "node": pa.array(nodes, pa.string()),
@@ -220,11 +242,17 @@ def shingled_rows(batch: pa.Table) -> pa.Table:
     })
 
 
-def verify_pairs(batch: pa.Table, params: DedupParams) -> pa.Table:
+def verify_pairs(batch: pa.Table, params: DedupParams, bounds: np.ndarray | None = None,
+                 boilerplate: Sequence[np.ndarray] = ()) -> pa.Table:
     """Verify candidate pairs joined with both sides' shingles (columns of
     :func:`bucket_pairs` plus ``a_shingles, a_tokens, b_shingles, b_tokens``) with
-    :func:`~clustering.dedup.rules.decide`: ``b`` (the later entry) is ``own``, ``a`` the
-    candidate; the threshold is the word one for "word" pairs, the char one otherwise.
+    :func:`~clustering.dedup.rules.decide` (``kind`` the pair's index, ``params``): ``b`` (the
+    later entry) is ``own``, ``a`` the candidate; the threshold is that kind's.
+
+    A stored candidate's shingles were made afresh from its text, so, as
+    :func:`~clustering.dedup.engine.find_edges` does, the boilerplate of ``b``'s fingerprint
+    batch (``boilerplate[k]``, batch ``k`` found from ``b_seq`` and ``bounds``, see
+    :func:`fingerprint_batch_of`) is dropped from them first.
 
     Returns the verified edges: ``new_id, new_seq, other_id, other_seq, other_stored,
     similarity, rule`` (ids without the "title:" prefix).
@@ -234,10 +262,15 @@ def verify_pairs(batch: pa.Table, params: DedupParams) -> pa.Table:
     cols = ["a", "a_seq", "a_title", "a_stored", "b", "b_seq", "index", "a_shingles", "a_tokens",
             "b_shingles", "b_tokens"]
     for r in batch.select(cols).to_pylist():
-        threshold = params.threshold if r["index"] == "word" else params.char_threshold
+        kind = r["index"]
         own = (np.asarray(r["b_shingles"], np.uint64), tuple(r["b_tokens"]))
-        other = (np.asarray(r["a_shingles"], np.uint64), tuple(r["a_tokens"]))
-        d = decide(own, other, threshold, via_title=r["a_title"])
+        a_sh = np.asarray(r["a_shingles"], np.uint64)
+        if r["a_stored"] and bounds is not None and len(boilerplate):
+            bp = boilerplate[int(fingerprint_batch_of(np.asarray([r["b_seq"]]), bounds)[0])]
+            if len(bp):
+                a_sh = strip_boilerplate(a_sh, bp)
+        other = (a_sh, tuple(r["a_tokens"]))
+        d = decide(own, other, params.threshold_for(kind), via_title=r["a_title"], kind=kind, params=params)
         if not d.joined:
             continue
         strip = lambda k: k[len(TITLE_KEY):] if k.startswith(TITLE_KEY) else k
@@ -309,3 +342,28 @@ def choose_group_representatives(shard: pa.Table) -> pa.Table:
     return pa.table({"group_id": pa.array(gids, pa.string()),
                      "representative_id": pa.array([choose_representative(by_group[g]) for g in gids], pa.string()),
                      "size": pa.array([len(by_group[g]) for g in gids], pa.int64())})
+
+
+def lsh_band_rows(batch: pa.Table, params: DedupParams, config: str) -> pa.Table:
+    """``lsh_bands`` rows (``config, key, item``) of signature rows ``node, kind, sig`` (kind
+    "word", "char" or "title"), keyed as the local engine keys them
+    (:func:`~clustering.dedup.lsh.band_keys`; a title in the "char" index as ``"title:" + id``),
+    so a later local run finds the entries of a Ray run among the stored band keys."""
+    nodes = batch.column("node").to_pylist()
+    kinds = batch.column("kind").to_pylist()
+    sigs = batch.column("sig").to_pylist()
+    keys: list[np.ndarray] = []
+    items: list[str] = []
+    for kind in ("word", "char", "title"):
+        rows = [i for i, k in enumerate(kinds) if k == kind]
+        if not rows:
+            continue
+        index = "char" if kind == "title" else kind
+        b, r = bands_rows(params.threshold_for(index), params.num_perm)
+        mat = np.stack([np.frombuffer(sigs[i], "<u4") for i in rows])
+        keys.append(band_keys(mat, b, r, index).reshape(-1))
+        names = [TITLE_KEY + nodes[i] if kind == "title" else nodes[i] for i in rows]
+        items.extend(n for n in names for _ in range(b))
+    flat = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    return pa.table({"config": pa.array([config] * len(items), pa.string()),
+                     "key": pa.array(flat, pa.int64()), "item": pa.array(items, pa.string())})

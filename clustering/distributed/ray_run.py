@@ -136,6 +136,17 @@ def _add_shard(batch: pa.Table, column: str, shards: int, name: str = "shard") -
     return batch.append_column(name, pa.array(vals, pa.int64()))
 
 
+def _content_hashes(batch: pa.Table) -> pa.Table:
+    """Adds ``content_hash`` (:func:`~clustering.dedup.engine.content_hash` of the normalised
+    title + body) to article rows."""
+    from clustering.dedup.engine import content_hash
+    from clustering.normalise import normalise
+
+    hashes = [content_hash(normalise(Article(id=r["id"], title=r["title"] or "", text=r["text"] or "").content))
+              for r in batch.select(["id", "title", "text"]).to_pylist()]
+    return batch.append_column("content_hash", pa.array(hashes, pa.string()))
+
+
 def _signature_entries(batch: pa.Table) -> pa.Table:
     """Signature rows ``node, seq, kind, sig, stored`` of fingerprinted articles (own and title)."""
     lens = pc.list_value_length(batch.column("shingles")).to_numpy(zero_copy_only=False)
@@ -389,33 +400,47 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
                     skips.add("duplicate id", r["id"])
             arts = arts.filter(lambda row: row["id"] not in first or row["order"] == first[row["id"]])
 
-        # 2. fingerprint
-        progress.stage("fingerprinting (map_batches)")
-        fp = arts.map_batches(B.fingerprint_table, fn_kwargs={"params": params}, batch_format="pyarrow",
-                              batch_size=nc.config.run.fingerprint_batch)
         summary = RunSummary(run_id=run_id, read=total + skips.total)
         stored_n = store.counts()["articles"]
         if stored_n:
             # drop articles already stored: same id and text is a no-op, other text a counted skip
             store.export_article_hashes(work / "stored_ids.parquet")
             known = _rename(rd.read_parquet(str(work / "stored_ids.parquet")), {"content_hash": "stored_hash"})
-            fp = _join(fp, known, "id", "left", shards)
-            fp = fp.materialize()
-            same = _where(fp, lambda t: pc.is_valid(t.column("stored_hash"))).select_columns(
-                ["id", "content_hash", "stored_hash"])
+            arts = _join(arts, known, "id", "left", shards).materialize()
+            same = _where(arts, lambda t: pc.is_valid(t.column("stored_hash"))).map_batches(
+                _content_hashes, batch_format="pyarrow").select_columns(["id", "content_hash", "stored_hash"])
             other = same.filter(lambda r: r["content_hash"] != r["stored_hash"]).take_all()
             summary.already_stored = same.count() - len(other)
             for r in other:
                 skips.add("id already stored with different text", r["id"])
-            fp = _where(fp, lambda t: pc.is_null(t.column("stored_hash"))).drop_columns(["stored_hash"])
+            arts = _where(arts, lambda t: pc.is_null(t.column("stored_hash"))).drop_columns(["stored_hash"])
+        arts = arts.materialize()
+
+        # 2. fingerprint, in the local engine's fingerprint batches: RunParams.fingerprint_batch
+        # new articles in input order. Outlet boilerplate and generic titles are learned per
+        # batch (fingerprint_batch), so other batches would give other shingle sets and groups.
+        progress.stage("fingerprinting (map_groups over fingerprint batches)")
+        seqs = np.sort(np.concatenate([b["seq"] for b in arts.select_columns(["seq"]).iter_batches(
+            batch_format="numpy", batch_size=1 << 20)] or [np.zeros(0, np.int64)]))
+        bounds = seqs[::nc.config.run.fingerprint_batch].astype(np.int64)
+        fp = (arts.map_batches(lambda t: t.append_column("fp_batch", pa.array(
+                  B.fingerprint_batch_of(t.column("seq").to_numpy(), bounds), pa.int64())), batch_format="pyarrow")
+              .groupby("fp_batch", num_partitions=max(1, min(shards, len(bounds))))
+              .map_groups(B.fingerprint_table, fn_kwargs={"params": params}, batch_format="pyarrow"))
         fp = fp.materialize()
         summary.new_articles = fp.count()
+        boilerplate: list[np.ndarray] = [np.zeros(0, np.uint64)] * len(bounds)
+        for r in _where(fp, lambda t: pc.greater(pc.list_value_length(t.column("boilerplate")), 0)
+                        ).select_columns(["fp_batch", "boilerplate"]).take_all():
+            boilerplate[r["fp_batch"]] = np.asarray(r["boilerplate"], np.uint64)
         if summary.new_articles == 0:
             return _finish(nc, summary, skips, notes, started, t0, paths, mapping, command, "ray")
 
         # 3. exact repeats (stored hash leaders take part)
         progress.stage("exact repeats (shuffle on content hash)")
-        nodes = fp.select_columns(["content_hash", "id", "seq"]).map_batches(
+        # generic items (labels, generic titles) join nothing, not even their exact repeats
+        nodes = _where(fp, lambda t: pc.invert(t.column("generic"))).select_columns(
+            ["content_hash", "id", "seq"]).map_batches(
             lambda t: t.append_column("stored", pa.array(np.zeros(t.num_rows, bool))), batch_format="pyarrow")
         stored_sigs = None
         if stored_n:
@@ -449,6 +474,9 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
             "article_id": t.column("node"), "config": pa.array([config_key] * t.num_rows, pa.string()),
             "kind": t.column("kind"), "sig": t.column("sig")}), batch_format="pyarrow")
         sig_rows.write_parquet(str(work / "signatures"))
+        # band keys as the local engine keeps them, so a later local run finds these entries
+        entries.map_batches(B.lsh_band_rows, fn_kwargs={"params": params, "config": params.band_key()},
+                            batch_format="pyarrow").write_parquet(str(work / "bands"))
         band_in = entries if stored_sigs is None else entries.union(stored_sigs.select_columns(
             ["node", "seq", "kind", "sig", "stored"]))
         pairs = (band_in.map_batches(B.band_rows, fn_kwargs={"params": params, "shards": shards},
@@ -473,7 +501,8 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
                            "a", "inner", shards)
             with_b = _join(with_a, _rename(shingled, {"node": "b", "shingles": "b_shingles", "tokens": "b_tokens"}),
                            "b", "inner", shards)
-            verified = with_b.map_batches(B.verify_pairs, fn_kwargs={"params": params},
+            verified = with_b.map_batches(B.verify_pairs, fn_kwargs={
+                "params": params, "bounds": bounds, "boilerplate": boilerplate},
                                           batch_format="pyarrow").materialize()
             edges = exact.union(verified).materialize()
         n_edges = edges.count()
@@ -573,6 +602,7 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
         with store.transaction():
             store.load_parquet("articles", _parquet_files(work / "articles"))
             store.load_parquet("signatures", _parquet_files(work / "signatures"))
+            store.load_parquet("lsh_bands", _parquet_files(work / "bands"))
             store.load_parquet("dup_members", _parquet_files(work / "members"))
             store.load_parquet("dup_groups", _parquet_files(work / "groups"))
             if embed_dir is not None:

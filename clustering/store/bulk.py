@@ -14,7 +14,7 @@ from pathlib import Path
 from .base import StoreBase
 
 #: Tables a bulk load may append to.
-BULK_TABLES = ("articles", "signatures", "dup_members", "dup_groups", "embeddings")
+BULK_TABLES = ("articles", "signatures", "lsh_bands", "dup_members", "dup_groups", "embeddings")
 
 
 def _quote(path: str | Path) -> str:

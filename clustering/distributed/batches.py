@@ -8,9 +8,10 @@ so a distributed run applies the same rules as :func:`~clustering.dedup.engine.f
 
 - *exact repeat*: an article whose normalised text hash was seen earlier (smaller ingest
   ``seq``) joins that earlier article and takes no LSH entry;
-- *Jaccard*: two entries of the same LSH index ("word" or "char") sharing one band, verified
-  by exact Jaccard at that kind's threshold (and the headline edit rule for headline-length
-  texts);
+- *Jaccard* / *containment*: two entries of the same LSH index ("word" or "char") sharing
+  one band, verified by ``decide`` with that kind's threshold and rules (containment and
+  numbers rules for full articles, the headline edit rule for headline-length texts);
+- *generic titles*: a label or generic title (found per fingerprint batch) joins nothing;
 - *headline*: a full article's title fingerprint ("title:" + id, in the "char" index) against a
   headline-only item; two titles are never compared.
 

@@ -4,12 +4,17 @@ Stages (every one a Ray Data operation over Arrow batches, calling the pure func
 :mod:`clustering.distributed.batches`):
 
 1. read: one Ray task per input file, with the engine's readers (same validation and skips);
-2. fingerprint: ``map_batches`` -- normalise, shingle, MinHash signatures;
+2. fingerprint: ``map_groups`` over the local engine's fingerprint batches
+   (``RunParams.fingerprint_batch`` new articles in input order) -- normalise, shingle, learn
+   and drop outlet boilerplate, mark generic titles, MinHash signatures
+   (:func:`~clustering.dedup.engine.fingerprint_batch`); other batches would learn other
+   boilerplate, so the same batches are what makes the groups equal;
 3. exact repeats: shuffle on the content hash (stored hash leaders included);
 4. LSH banding: ``map_batches`` to band keys, then a shuffle on the band key; every bucket of
    two or more entries gives candidate pairs, de-duplicated by a shuffle on the pair;
 5. verification: both sides' shingle sets joined onto each pair (hash joins), then
-   :func:`~clustering.dedup.rules.decide` in ``map_batches``;
+   :func:`~clustering.dedup.rules.decide` (``kind``, ``params``) in ``map_batches``; band keys
+   are also written to ``lsh_bands`` as a local run writes them;
 6. connected components: alternating large-star / small-star shuffles over the edge dataset
    until nothing changes (Kiveris et al. 2014; NeMo Curator's fuzzy dedup does the same), so no
    edge list is ever collected on the driver; a group's id is its member of smallest ``seq``;

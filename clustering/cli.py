@@ -275,8 +275,15 @@ def run(inputs: list[Path] = typer.Argument(..., help="Article files (.jsonl/.cs
         lead_tokens: int = LeadOpt, scorer: str = ScorerOpt,
         scorer_weights: Optional[Path] = WeightsOpt,
         json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        engine: str = typer.Option("local", "--engine", help="local: this process; ray: a Ray Data "
+                                   "pipeline (pip install -e '.[ray]'), same results and store."),
+        ray_address: Optional[str] = typer.Option(None, "--ray-address", help="With --engine ray: join "
+                                                  "this Ray cluster (default: start a local one).")
+        ) -> None:
     """Ingest articles: find exact repeats and near-duplicates, group stories, store all in DuckDB."""
+    if engine not in ("local", "ray"):
+        raise CliError(f"--engine must be local or ray, got {engine!r}")
     config = make_config(threshold=threshold, char_threshold=char_threshold, num_perm=num_perm,
                          word_k=word_k, char_k=char_k, stories=stories, model=model,
                          story_threshold=story_threshold, lead_tokens=lead_tokens,
@@ -284,7 +291,16 @@ def run(inputs: list[Path] = typer.Argument(..., help="Article files (.jsonl/.cs
     mapping = parse_mapping(map_)
     with NewsClusterer(db, config) as nc, \
             RichProgressReporter(not quiet) as prog:
-        summary = nc.ingest(inputs, mapping=mapping, progress=prog)
+        if engine == "ray":
+            try:
+                import ray  # noqa: F401
+            except ImportError:
+                raise CliError("--engine ray needs Ray: pip install -e '.[ray]'") from None
+            from clustering.distributed import RayOptions, ingest_ray
+
+            summary = ingest_ray(nc, inputs, mapping=mapping, options=RayOptions(ray_address), progress=prog)
+        else:
+            summary = nc.ingest(inputs, mapping=mapping, progress=prog)
     if json_out:
         print(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2, default=str))
     else:

@@ -38,6 +38,7 @@ was. DuckDB allows one writing process per file; a second one gets :class:`Store
 
 from .articles import ArticleTables
 from .base import StoreError, as_utc
+from .bulk import BulkExchange
 from .stories import StoryTables
 from .versions import VersionTables
 from .views import EXPORT_FORMATS, ReadViews
@@ -45,7 +46,7 @@ from .views import EXPORT_FORMATS, ReadViews
 __all__ = ["EXPORT_FORMATS", "Store", "StoreError", "as_utc"]
 
 
-class Store(ArticleTables, StoryTables, VersionTables, ReadViews):
+class Store(ArticleTables, StoryTables, VersionTables, ReadViews, BulkExchange):
     """A connection to one DuckDB file; all of the engine's SQL lives in this package.
 
     Args:

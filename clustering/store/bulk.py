@@ -1,0 +1,67 @@
+"""Bulk exchange with a distributed engine: Parquet snapshots out of the store, Parquet shards in.
+
+A Ray run (:mod:`clustering.distributed`) reads what it needs of the stored history from Parquet
+files written here (DuckDB streams ``COPY ... TO``, so the driver never holds the tables) and
+writes its results as Parquet shards that are appended here with ``read_parquet`` (again
+streamed by DuckDB). The column names are those of :mod:`clustering.store.schema`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from .base import StoreBase
+
+#: Tables a bulk load may append to.
+BULK_TABLES = ("articles", "signatures", "lsh_bands", "dup_members", "dup_groups", "embeddings")
+
+
+def _quote(path: str | Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class BulkExchange(StoreBase):
+    """Parquet snapshots of stored history and Parquet bulk loads of run results."""
+
+    def export_signatures(self, config: str, path: str | Path) -> int:
+        """Write every stored signature of fingerprint configuration ``config`` to one Parquet
+        file: columns ``article_id, kind, sig, seq`` (kind "word", "char" or "title"; ``sig``
+        little-endian uint32 bytes; ``seq`` the article's ingest number). Returns the row count."""
+        self.con.execute(
+            "COPY (SELECT s.article_id, s.kind, s.sig, a.seq FROM signatures s JOIN articles a "
+            f"ON a.id = s.article_id WHERE s.config = $1) TO {_quote(path)} (FORMAT parquet)", [config])
+        return int(self._scalar(f"SELECT count(*) FROM read_parquet({_quote(path)})"))
+
+    def export_hash_leaders(self, path: str | Path) -> int:
+        """Write, per stored content hash, its earliest-ingested article to one Parquet file:
+        columns ``content_hash, id, seq``. Returns the row count."""
+        self.con.execute(
+            "COPY (SELECT content_hash, arg_min(id, seq) AS id, min(seq) AS seq FROM articles "
+            f"GROUP BY content_hash) TO {_quote(path)} (FORMAT parquet)")
+        return int(self._scalar(f"SELECT count(*) FROM read_parquet({_quote(path)})"))
+
+    def export_article_hashes(self, path: str | Path) -> int:
+        """Write ``id, content_hash`` of every stored article to one Parquet file (a Ray run
+        drops input articles already stored with it). Returns the row count."""
+        self.con.execute(f"COPY (SELECT id, content_hash FROM articles) TO {_quote(path)} (FORMAT parquet)")
+        return int(self._scalar(f"SELECT count(*) FROM read_parquet({_quote(path)})"))
+
+    def load_parquet(self, table_name: str, paths: Sequence[str | Path]) -> int:
+        """Append the rows of Parquet shards to one of :data:`BULK_TABLES` (columns matched by
+        name; the shards' columns must be a subset of the table's). Returns the rows added.
+
+        Raises:
+            ValueError: ``table_name`` is not a bulk-loadable table.
+        """
+        if table_name not in BULK_TABLES:
+            raise ValueError(f"not a bulk-loadable table: {table_name!r}")
+        paths = [str(p) for p in paths]
+        if not paths:
+            return 0
+        files = "[" + ", ".join(_quote(p) for p in paths) + "]"
+        cols = [r[0] for r in self._rows(f"DESCRIBE SELECT * FROM read_parquet({files})")]
+        names = ", ".join(cols)
+        before = int(self._scalar(f"SELECT count(*) FROM {table_name}"))
+        self.con.execute(f"INSERT INTO {table_name} ({names}) SELECT {names} FROM read_parquet({files})")
+        return int(self._scalar(f"SELECT count(*) FROM {table_name}")) - before

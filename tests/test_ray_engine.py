@@ -1,0 +1,192 @@
+"""The Ray Data engine (``--engine ray``) against the local engine on real data: the same
+near-duplicate partition, group ids, representatives and memberships, fresh and incremental
+(a Ray run into a store checks new articles against the stored signatures).
+
+One local Ray cluster (2 CPUs, a small object store) is shared by the module. Without Ray the
+module is skipped on a user's machine and fails in CI (``.ci/run`` sets NEWS_CLUSTER_REQUIRE_RAY).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from clustering.dedup.engine import UnionFind
+from clustering.distributed.batches import star_step
+
+from .conftest import EGY_DAY, ROOT, shared
+
+try:
+    import ray
+except ImportError:  # pragma: no cover - depends on the environment
+    if os.environ.get("CI") or os.environ.get("NEWS_CLUSTER_REQUIRE_RAY"):
+        pytest.fail("ray is not installed: pip install -e '.[ray]'", pytrace=False)
+    pytest.skip("ray is not installed (pip install -e '.[ray]')", allow_module_level=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_cluster():
+    """One local cluster for the module: 2 CPUs, a 512 MB object store."""
+    from clustering.distributed.ray_run import configure_data_context
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, object_store_memory=512 * 1024 * 1024, include_dashboard=False,
+                 log_to_driver=False)
+    configure_data_context()
+    yield
+    if started:
+        ray.shutdown()
+
+
+def _nc():
+    from clustering import Config, NewsClusterer
+
+    return NewsClusterer(":memory:", Config().replace(stories={"mode": "none"}))
+
+
+def _state(nc):
+    """(partition as a set of frozensets, memberships, groups) of a store."""
+    con = nc.store.con  # tests read tables directly
+    members = con.execute("SELECT article_id, group_id, rule FROM dup_members ORDER BY 1").fetchall()
+    groups = con.execute("SELECT group_id, representative_id, size FROM dup_groups ORDER BY 1").fetchall()
+    by_group: dict[str, set[str]] = {}
+    for a, g, _ in members:
+        by_group.setdefault(g, set()).add(a)
+    return {frozenset(s) for s in by_group.values()}, members, groups
+
+
+def _ray(nc, paths):
+    from clustering.distributed import ingest_ray
+
+    return ingest_ray(nc, [str(p) for p in paths])
+
+
+@pytest.fixture(scope="module")
+def egy_slice(tmp_path_factory):
+    """A slice of the 14 shared EgyNews days: the first 1,500 records of 2013-02-07 and of
+    2013-02-08 (two days, so groups span a day boundary)."""
+    src = shared("egynews2013/egynews2013_2013-02-01_to_02-14.jsonl.gz")
+    keep: dict[str, list[str]] = {"2013-02-07": [], "2013-02-08": []}
+    with gzip.open(src, "rt", encoding="utf-8") as f:
+        for line in f:
+            day = (json.loads(line).get("timestamp") or "")[:10]
+            if day in keep and len(keep[day]) < 1500:
+                keep[day].append(line)
+    out = tmp_path_factory.mktemp("slice") / "egy_slice.jsonl"
+    out.write_text("".join(keep["2013-02-07"] + keep["2013-02-08"]), encoding="utf-8")
+    return out
+
+
+def test_star_steps_find_the_components_union_find_finds():
+    # random sparse graph on 400 nodes; run the steps as Ray runs them, on one shard
+    rng = random.Random(7)
+    edges = [(rng.randrange(400), rng.randrange(400)) for _ in range(300)]
+    edges = [(u, v) for u, v in edges if u != v]
+    src = np.array([u for u, v in edges], np.int64)
+    dst = np.array([v for u, v in edges], np.int64)
+    for _ in range(50):
+        both = pa.table({"src": np.r_[src, dst], "dst": np.r_[dst, src]})
+        large = star_step(both, large=True)
+        small = star_step(large.select(["src", "dst"]), large=False)
+        src, dst = small.column("src").to_numpy(), small.column("dst").to_numpy()
+        if pa.compute.sum(large.column("changed")).as_py() in (0, None) and \
+                pa.compute.sum(small.column("changed")).as_py() in (0, None):
+            break
+    else:
+        pytest.fail("large-star/small-star did not converge")
+    label = dict(zip(src.tolist(), dst.tolist()))
+    uf = UnionFind()
+    for u, v in edges:
+        uf.union(str(u), str(v))
+    comp: dict[str, int] = {}
+    for n in {x for e in edges for x in e}:
+        r = uf.find(str(n))
+        comp[r] = min(comp.get(r, n), n)
+    for n in {x for e in edges for x in e}:
+        assert label.get(n, n) == comp[uf.find(str(n))]
+    assert all(s > d for s, d in zip(src, dst))
+
+
+def test_bundled_day_same_groups_as_local_engine():
+    with _nc() as local, _nc() as distributed:
+        s_local = local.ingest([EGY_DAY])
+        s_ray = _ray(distributed, [EGY_DAY])
+        part_l, members_l, groups_l = _state(local)
+        part_r, members_r, groups_r = _state(distributed)
+        assert s_ray.new_articles == s_local.new_articles == 3080
+        assert s_ray.skipped == s_local.skipped == {"empty text": 17}
+        assert (s_ray.exact_repeats, s_ray.near_duplicates) == (s_local.exact_repeats, s_local.near_duplicates)
+        assert s_local.groups > 500
+        assert part_r == part_l
+        # group ids (earliest member), representatives and sizes too, and how each joined
+        assert groups_r == groups_l
+        assert [m[:2] for m in members_r] == [m[:2] for m in members_l]
+        assert [m[2] for m in members_r] == [m[2] for m in members_l]
+        assert distributed.store.counts()["signatures"] == local.store.counts()["signatures"]
+        bands = "SELECT config, key, item FROM lsh_bands ORDER BY 1, 2, 3"
+        assert distributed.store.con.execute(bands).fetchall() == local.store.con.execute(bands).fetchall()
+
+
+def test_egynews_slice_incremental_against_stored_signatures(egy_slice):
+    # both stores hold the bundled day (local run); then the slice is added locally / by Ray
+    with _nc() as local, _nc() as distributed:
+        local.ingest([EGY_DAY])
+        distributed.ingest([EGY_DAY])
+        s_local = local.ingest([egy_slice])
+        s_ray = _ray(distributed, [egy_slice])
+        part_l, members_l, groups_l = _state(local)
+        part_r, members_r, groups_r = _state(distributed)
+        assert s_ray.new_articles == s_local.new_articles > 2900
+        assert part_r == part_l
+        assert groups_r == groups_l
+        assert [m[:2] for m in members_r] == [m[:2] for m in members_l]
+        # a re-run of the slice by Ray adds nothing
+        again = _ray(distributed, [egy_slice])
+        assert again.new_articles == 0 and again.already_stored == s_ray.new_articles
+        assert _state(distributed)[0] == part_r
+
+
+def test_local_run_after_ray_run_finds_ray_ingested_article(tmp_path):
+    # the Ray run writes the band keys (lsh_bands) as a local run does; without them the local
+    # run below (same settings, so no re-indexing) would find no candidate for the copy
+    with _nc() as nc:
+        _ray(nc, [EGY_DAY])
+        con = nc.store.con  # tests read tables directly
+        assert con.execute("SELECT count(*) FROM lsh_bands").fetchone()[0] > 0
+        art_id, title, text = con.execute(
+            "SELECT a.id, a.title, a.text FROM articles a JOIN dup_groups g ON g.group_id = a.id "
+            "WHERE g.size = 1 AND length(a.text) > 2000 ORDER BY length(a.text) DESC LIMIT 1").fetchone()
+        copy = tmp_path / "copy.jsonl"
+        # the same story with one word added: a near-duplicate, not an exact repeat
+        copy.write_text(json.dumps({"id": "copy-of-" + art_id, "source": "elsewhere", "title": title,
+                                    "body": text + " اضافه", "timestamp": "2013-02-02 08:00:00"},
+                                   ensure_ascii=False) + "\n", encoding="utf-8")
+        s = nc.ingest([copy])
+        assert s.new_articles == 1 and s.exact_repeats == 0
+        gid, rule = con.execute("SELECT group_id, rule FROM dup_members WHERE article_id = ?",
+                                ["copy-of-" + art_id]).fetchone()
+        assert gid == art_id and rule in ("jaccard", "containment")
+
+
+def test_cli_run_engine_ray(tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "r.duckdb"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-m", "clustering.cli", "run", str(EGY_DAY), "--db", str(db),
+                          "--engine", "ray", "--stories", "none", "--json", "--quiet"],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    summary = json.loads(out.stdout)
+    assert summary["new_articles"] == 3080 and "engine: ray" in summary["notes"]
+    groups = subprocess.run([sys.executable, "-m", "clustering.cli", "groups", "--db", str(db)],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert groups.returncode == 0 and groups.stdout.strip()

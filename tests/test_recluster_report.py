@@ -24,7 +24,7 @@ def reclustered(tmp_path_factory):
     with gzip.open(EGY_DAY, "rt", encoding="utf-8") as fh:
         recs = [json.loads(line) for line in itertools.islice(fh, 150)]
     nc = NewsClusterer(tmp_path_factory.mktemp("rc") / "db.duckdb",
-                       Config().replace(stories={"mode": "online"}))
+                       Config().replace(stories={"mode": "online", "scorer": "cosine"}))  # moves to report
     nc.ingest(recs)
     sizes_before = dict(nc.store.con.execute(
         "SELECT story_id, count(*) FROM story_members WHERE valid_to IS NULL GROUP BY 1").fetchall())

@@ -49,10 +49,15 @@ def snapshot_path(path: str | Path) -> Path:
 RECLAIM_MIN_FREE_BYTES = 16 * 2**20
 
 
+#: Seconds a writer retries a file locked by another process (a short-lived reader) before
+#: giving up with StoreError.
+WRITER_LOCK_WAIT_S = 5.0
+
+
 class StoreBase:
     """A connection to one DuckDB file (see :class:`clustering.store.Store`)."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False, lock_wait_s: float = 0.0,
+    def __init__(self, path: str | Path, *, read_only: bool = False, lock_wait_s: float | None = None,
                  publish_snapshot: bool = True, publish_every_s: float = 0.0):
         self.path = Path(path)
         #: publish at most this often (seconds; 0 = after every commit): a service committing
@@ -70,6 +75,8 @@ class StoreBase:
         if not read_only and self._file:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         had_wal = self._file and Path(f"{path}.wal").exists()
+        if lock_wait_s is None:  # a reader process may hold the file for a moment: writers wait
+            lock_wait_s = 0.0 if read_only else WRITER_LOCK_WAIT_S
         self.con = self._connect(str(path), read_only, lock_wait_s)
         if not read_only:
             self.con.execute(SCHEMA)

@@ -27,6 +27,19 @@ _STORY_SCHEMA = pa.schema([
     ("updated_run", pa.int64())])
 
 
+def _window(model_id: str, lo: datetime | None, hi: datetime | None) -> tuple[str, list[Any]]:
+    """WHERE clause (and its arguments) of the units of a model published in [lo, hi]
+    (None: open bound; undated units always)."""
+    where, args = "e.model_id = ?", [model_id]
+    if lo is not None:
+        where += " AND (a.published IS NULL OR a.published >= ?)"
+        args.append(lo)
+    if hi is not None:
+        where += " AND (a.published IS NULL OR a.published <= ?)"
+        args.append(hi)
+    return where, args
+
+
 class StoryTables(StoreBase):
     """``embeddings``, ``stories``, ``story_members``, ``story_events``."""
 
@@ -106,16 +119,10 @@ class StoryTables(StoreBase):
 
     def count_window_units(self, model_id: str, lo: datetime | None, hi: datetime | None) -> int:
         """How many units :meth:`window_units` would return (without loading embeddings)."""
-        sql = ("SELECT count(*) FROM embeddings e JOIN articles a ON a.id = e.article_id "
-               "JOIN story_members sm ON sm.article_id = a.id AND sm.valid_to IS NULL WHERE e.model_id = ?")
-        args: list[Any] = [model_id]
-        if lo is not None:
-            sql += " AND (a.published IS NULL OR a.published >= ?)"
-            args.append(lo)
-        if hi is not None:
-            sql += " AND (a.published IS NULL OR a.published <= ?)"
-            args.append(hi)
-        return int(self._scalar(sql, args))
+        where, args = _window(model_id, lo, hi)
+        return int(self._scalar(
+            "SELECT count(*) FROM embeddings e JOIN articles a ON a.id = e.article_id "
+            f"JOIN story_members sm ON sm.article_id = a.id AND sm.valid_to IS NULL WHERE {where}", args))
 
     def window_units(self, model_id: str, lo: datetime | None, hi: datetime | None
                      ) -> tuple[list[UnitRow], np.ndarray, dict[str, str]]:
@@ -127,15 +134,9 @@ class StoryTables(StoreBase):
                "FROM embeddings e JOIN articles a ON a.id = e.article_id "
                "JOIN dup_members m ON m.article_id = a.id "
                "JOIN story_members sm ON sm.article_id = a.id AND sm.valid_to IS NULL "
-               "WHERE e.model_id = ?")
-        args: list[Any] = [model_id]
-        if lo is not None:
-            sql += " AND (a.published IS NULL OR a.published >= ?)"
-            args.append(lo)
-        if hi is not None:
-            sql += " AND (a.published IS NULL OR a.published <= ?)"
-            args.append(hi)
-        rows = self._rows(sql + " ORDER BY a.seq", args)
+               "WHERE ")
+        where, args = _window(model_id, lo, hi)
+        rows = self._rows(sql + where + " ORDER BY a.seq", args)
         vecs = (np.array([r[6] for r in rows], dtype=np.float32) if rows
                 else np.zeros((0, 0), np.float32))
         return [r[:6] for r in rows], vecs, {r[0]: r[7] for r in rows}

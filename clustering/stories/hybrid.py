@@ -131,6 +131,16 @@ class HybridAssignment:
     reason: str
 
 
+def _guard_flags(a: GuardFeatures, b: GuardFeatures) -> tuple[float, float, float]:
+    """(place conflict, number conflict, place agreement) of an item's and a member's or
+    story's guard features, as 0/1 floats (numbers count only where places say nothing)."""
+    both_p = bool(a.places) and bool(b.places)
+    agree = both_p and bool(set(a.places) & (set(b.places) | set(b.regions))
+                            or set(b.places) & set(a.regions))
+    number = not both_p and bool(a.numbers) and bool(b.numbers) and not set(a.numbers) & set(b.numbers)
+    return float(both_p and not agree), float(number), float(agree)
+
+
 class HybridStories:
     """State of the active stories for :func:`assign_hybrid_online` (mutable, in insertion
     order, which is also the tie-break).
@@ -253,14 +263,10 @@ class HybridStories:
             sims = [[dot(vecs[f], m[1][f]) for m in ms] for f in range(3)]
             pc, nc, pa = [], [], []
             for m in ms:
-                g = m[2]
-                both_p = bool(guard.places) and bool(g.places)
-                agree = both_p and bool(set(guard.places) & (set(g.places) | set(g.regions))
-                                        or set(g.places) & set(guard.regions))
-                pc.append(float(both_p and not agree))
-                pa.append(float(agree))
-                nc.append(float(not both_p and bool(guard.numbers) and bool(g.numbers)
-                                and not set(guard.numbers) & set(g.numbers)))
+                c, n, a = _guard_flags(guard, m[2])
+                pc.append(c)
+                nc.append(n)
+                pa.append(a)
             gap = np.abs(t - np.array([m[5] for m in ms])) / SECONDS_PER_DAY
             X = compose(emb, sims[0], sims[1], sims[2], np.array(pc), np.array(nc),
                         np.array(pa), float(terms.headline_only), np.array([m[3] for m in ms]),
@@ -276,14 +282,10 @@ class HybridStories:
         sims = [[self.cent[r][k].mean_dot(vecs[k]) for r in rows] for k in range(3)]
         pc, nc, pa = [], [], []
         for r in rows:
-            g = self.guards[r]
-            both_p = bool(guard.places) and bool(g.places)
-            agree = both_p and bool(set(guard.places) & (set(g.places) | set(g.regions))
-                                    or set(g.places) & set(guard.regions))
-            pc.append(float(both_p and not agree))
-            pa.append(float(agree))
-            nc.append(float(not both_p and bool(guard.numbers) and bool(g.numbers)
-                            and not set(guard.numbers) & set(g.numbers)))
+            c, n, a = _guard_flags(guard, self.guards[r])
+            pc.append(c)
+            nc.append(n)
+            pa.append(a)
         last = np.array([self.last[r] for r in rows])
         gap = np.abs(t - last) / SECONDS_PER_DAY
         head = np.array([self.n_head[r] for r in rows]) / size

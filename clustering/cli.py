@@ -406,7 +406,7 @@ def demo(db: Path = typer.Option(Path("news-demo.duckdb"), "--db", help="DuckDB 
         word_k=d.dedup.shingles.word_k, char_k=d.dedup.shingles.char_k, stories=stories,
         model=d.embed.model, story_threshold=d.stories.threshold,
         lead_tokens=d.embed.lead_tokens, scorer=d.stories.scorer, scorer_weights=None,
-        json_out=False, quiet=quiet)
+        json_out=False, quiet=quiet, engine="local", ray_address=None)
     _say(f"next: news-cluster groups --db {db}   |   news-cluster stories --db {db}")
 
 

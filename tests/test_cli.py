@@ -135,3 +135,12 @@ def test_a_piped_run_reports_progress_lines(tmp_path):
     assert any(x.startswith("progress: fingerprinting and near-duplicate search 0/12") for x in lines)
     quiet = invoke("run", SEED_PAGE, "--db", tmp_path / "q.duckdb", "--stories", "none", "-q")
     assert "progress:" not in quiet.output
+
+
+def test_demo_runs_on_the_bundled_data(tmp_path, monkeypatch):
+    """The README's first command: `demo` reads data/ and stores it (dedup only here; the
+    stories part is covered by tests/test_stories_store.py)."""
+    db = tmp_path / "demo.duckdb"
+    res = invoke("demo", "--db", db, "--stories", "none", "-q")
+    assert res.exit_code == 0, res.output
+    assert "near-duplicate groups (2+)" in res.output and db.exists()

@@ -136,19 +136,10 @@ class Deduplicator(ParamsMixin):
         return self.fit(articles).labels_
 
     def _fit(self, articles: Iterable[Article | Mapping[str, Any]]) -> Deduplicator:
-        from clustering.io.readers import read_records
+        from clustering.io.readers import read_new_records
 
-        records = list(articles)
-        read, positions = read_records(records)
-        base = len(self._record_ids)
-        ids: list[str | None] = [None] * len(records)
-        new: list[Article] = []
-        for art, pos in zip(read.articles, positions):
-            if art.id in self._articles:
-                read.skips.add("duplicate id", f"record:{base + pos}")
-                continue
-            ids[pos] = art.id
-            new.append(art)
+        read, ids, _ = read_new_records(list(articles), self._articles, len(self._record_ids))
+        new = read.articles
         self.skips_.merge(read.skips)
         self._record_ids.extend(ids)
         self._add(new)

@@ -21,7 +21,7 @@ import io
 import math
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -194,6 +194,21 @@ class _RecordBuilder:
 
     def skip(self, reason: str, where: str) -> None:
         self.skips.add(reason, where)
+
+    def into(self, result: ReadResult) -> None:
+        """Add this builder's articles, skips and notes (unparsable times, mojibake) to
+        ``result``."""
+        result.articles.extend(self.articles)
+        result.skips.merge(self.skips)
+        result.notes.extend(self.notes)
+        if self.bad_times:
+            result.notes.append(f"{self.name}: {self.bad_times} record(s) with an "
+                                "unparsable published time, kept without a time")
+        if self.mojibake:
+            result.notes.append(f"{self.name}: {self.mojibake} record(s) look like mojibake "
+                                "(UTF-8 Arabic once decoded as windows-1256 or -1252, e.g. "
+                                f"\"ط§ظ„\" for \"ال\"), kept as given: "
+                                f"{', '.join(self.mojibake_at)}")
 
     def note(self, message: str) -> None:
         self.notes.append(message)
@@ -469,17 +484,7 @@ def read_articles(paths: Iterable[str | Path], *, mapping: Mapping[str, str] | N
         else:
             _read_parquet(path, builder)
         _check_file_yield(builder)
-        result.articles.extend(builder.articles)
-        result.skips.merge(builder.skips)
-        result.notes.extend(builder.notes)
-        if builder.bad_times:
-            result.notes.append(f"{builder.name}: {builder.bad_times} record(s) with an "
-                                "unparsable published time, kept without a time")
-        if builder.mojibake:
-            result.notes.append(f"{builder.name}: {builder.mojibake} record(s) look like mojibake "
-                                "(UTF-8 Arabic once decoded as windows-1256 or -1252, e.g. "
-                                f"\"ط§ظ„\" for \"ال\"), kept as given: "
-                                f"{', '.join(builder.mojibake_at)}")
+        builder.into(result)
         if not builder.articles and not builder.skips.total:
             result.notes.append(f"{builder.name}: no records")
         order = builder.order
@@ -556,10 +561,29 @@ def read_records(records: Iterable[Mapping[str, Any] | Article], *,
         if len(builder.articles) > before:
             positions.append(i)
     result = ReadResult()
-    result.articles.extend(builder.articles)
-    result.skips.merge(builder.skips)
-    result.notes.extend(builder.notes)
-    if builder.bad_times:
-        result.notes.append(f"{builder.bad_times} record(s) with an unparsable published time, "
-                            "kept without a time")
+    builder.into(result)
     return result, positions
+
+
+def read_new_records(records: list[Mapping[str, Any] | Article], seen: Container[str], base: int
+                     ) -> tuple[ReadResult, list[str | None], list[int]]:
+    """:func:`read_records` for an estimator that has already seen some ids: a record whose id
+    is in ``seen`` is a counted skip ("duplicate id", located as ``record:<base + position>``).
+
+    Returns:
+        ``(result, ids, positions)``: the result holds only the new articles; ``ids`` has one
+        entry per record (its id, or None when skipped); ``positions`` the records kept.
+    """
+    read, positions = read_records(records)
+    ids: list[str | None] = [None] * len(records)
+    new: list[Article] = []
+    kept: list[int] = []
+    for art, pos in zip(read.articles, positions):
+        if art.id in seen:
+            read.skips.add("duplicate id", f"record:{base + pos}")
+            continue
+        ids[pos] = art.id
+        new.append(art)
+        kept.append(pos)
+    read.articles[:] = new
+    return read, ids, kept

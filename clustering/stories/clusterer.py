@@ -148,21 +148,11 @@ class StoryClusterer(ParamsMixin):
         self.skips_ = SkipReport()
 
     def _read(self, articles, embeddings) -> tuple[list[Article], np.ndarray]:
-        from clustering.io.readers import read_records
+        from clustering.io.readers import read_new_records
 
         records = list(articles)
-        read, positions = read_records(records)
-        base = len(self._record_ids)
-        ids: list[str | None] = [None] * len(records)
-        keep: list[int] = []
-        arts: list[Article] = []
-        for art, pos in zip(read.articles, positions):
-            if art.id in self._story:
-                read.skips.add("duplicate id", f"record:{base + pos}")
-                continue
-            ids[pos] = art.id
-            keep.append(pos)
-            arts.append(art)
+        read, ids, keep = read_new_records(records, self._story, len(self._record_ids))
+        arts = read.articles
         self.skips_.merge(read.skips)
         self._record_ids.extend(ids)
         if embeddings is not None:

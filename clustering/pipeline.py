@@ -161,25 +161,6 @@ def _sig_matrix(rows: pa.Table, num_perm: int) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype="<u4").reshape(len(blobs), num_perm).astype(np.uint32)
 
 
-def split_new(store: Store, arts: list[Article], skips: SkipReport) -> tuple[list[Article], int]:
-    """Drop articles already stored: same id and same normalised text is a silent no-op
-    (counted as already stored); same id with other text is a counted skip."""
-    stored = store.stored_hashes_of([a.id for a in arts])
-    if not stored:
-        return arts, 0
-    new: list[Article] = []
-    same = 0
-    for a in arts:
-        h = stored.get(a.id)
-        if h is None:
-            new.append(a)
-        elif h == content_hash(normalise(a.content)):
-            same += 1
-        else:
-            skips.add("id already stored with different text", a.id)
-    return new, same
-
-
 def plan_batch(store: Store, arts: list[Article], skips: SkipReport):
     """Which of ``arts`` are new, unchanged, or updates of stored articles (by id, or by
     canonical URL under a new id): see :func:`clustering.updates.plan_updates`."""

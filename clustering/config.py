@@ -169,6 +169,11 @@ class StoryParams:
         grace_days: days of quiet that cost nothing.
         active_days: online mode considers only stories seen within this many days of the item.
         max_candidates: online mode scores at most this many stories per item (best by cosine).
+        online_batch: with the hybrid scorer, online mode first clusters the new items of one
+            call (in arrival order) in mini-batches of this many, as batch mode would, then
+            matches each cluster to the active stories
+            (:func:`~clustering.stories.hybrid.assign_hybrid_minibatch`); 1 = item by item.
+            Time and memory per mini-batch grow as its size squared.
         linkage: batch linkage, one of :data:`LINKAGES`.
         guard_min_score: the guard (:func:`~clustering.stories.guard.guard_conflict`) is
             consulted only for pairs or candidate stories scoring at least this.
@@ -192,6 +197,7 @@ class StoryParams:
     grace_days: float = 1.0
     active_days: float = 7.0
     max_candidates: int = 50
+    online_batch: int = 1000
     linkage: str = "average"
     guard_min_score: float = 0.92
     label_terms: int = 5
@@ -217,6 +223,8 @@ class StoryParams:
             raise ValueError(f"active_days must be > 0, got {self.active_days}")
         if int(self.max_candidates) != self.max_candidates or self.max_candidates < 1:
             raise ValueError(f"max_candidates must be an integer >= 1, got {self.max_candidates}")
+        if int(self.online_batch) != self.online_batch or self.online_batch < 1:
+            raise ValueError(f"online_batch must be an integer >= 1, got {self.online_batch}")
         if not (-1.0 <= self.guard_min_score <= 1.0):
             raise ValueError(f"guard_min_score must be in [-1, 1], got {self.guard_min_score}")
         if self.linkage not in LINKAGES:

@@ -23,6 +23,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from clustering.stories import (
     ItemTerms,
     PairBatch,
     StoryScorer,
-    assign_hybrid_online,
+    assign_hybrid_minibatch,
     cluster_hybrid_batch,
     default_scorer,
     guard_features,
@@ -164,29 +165,35 @@ def _active_states(store: Store, params: StoryParams, times: np.ndarray, model_i
 
 def hybrid_online(store: Store, params: StoryParams, units: Sequence[Any], emb: np.ndarray,
                   times: np.ndarray, model_id: str, new_story_id: Callable[[], str],
-                  cache: TermCache) -> tuple[list, dict[str, str]]:
+                  cache: TermCache) -> tuple[list, dict[str, str | None], dict[str, str]]:
     """Assign units (already in arrival order; ``emb`` (n, d) and ``times`` (n,) epoch seconds
-    aligned with them) to the active stories with :func:`assign_hybrid_online`, count them in
+    aligned with them) to the active stories with :func:`assign_hybrid_minibatch`, count them in
     the stored document frequencies.
 
     Returns:
-        (one :class:`~clustering.stories.HybridAssignment` per unit, story id -> new state JSON
-        for every story the units joined or created, and for stored stories whose missing
-        state was rebuilt).
+        (one :class:`~clustering.stories.HybridAssignment` per unit, its ``story_id`` the story
+        the unit is in after the whole pass (stories merged later in the pass resolved); story
+        id -> new state JSON for every story the units joined or created and for stored stories
+        whose missing state was rebuilt, None for the stories merged away; merged story id ->
+        the story it is now part of).
     """
     scorer = load_scorer(params)
     tg = [cache.get(u.article_id, u.title, u.text) for u in units]
     terms = [t for t, _ in tg]
     stories, rebuilt = _active_states(store, params, times, model_id, cache, emb.shape[1])
     df = store_frequencies(store, terms)
-    out = assign_hybrid_online(stories, emb, terms, [g for _, g in tg], times, df, new_story_id,
-                               scorer, active_days=params.active_days,
-                               max_candidates=params.max_candidates)
+    out = assign_hybrid_minibatch(stories, emb, terms, [g for _, g in tg], times, df,
+                                  new_story_id, scorer, chunk=params.online_batch,
+                                  active_days=params.active_days,
+                                  max_candidates=params.max_candidates)
     count_documents(store, terms)
-    touched = {a.story_id for a in out} | rebuilt
-    states = {stories.ids[r]: json.dumps(stories.to_dict(r)) for r in range(len(stories))
-              if stories.ids[r] in touched}
-    return out, states
+    merges = {s: stories.resolve(s) for a in out for s in a.merged}
+    out = [replace(a, story_id=stories.resolve(a.story_id)) for a in out]
+    touched = ({a.story_id for a in out} | rebuilt | set(merges.values())) - set(merges)
+    states: dict[str, str | None] = {stories.ids[r]: json.dumps(stories.to_dict(r))
+                                     for r in range(len(stories)) if stories.ids[r] in touched}
+    states.update(dict.fromkeys(merges))
+    return out, states, merges
 
 
 def hybrid_batch_labels(store: Store, params: StoryParams, all_units: Sequence[Any],

@@ -149,7 +149,9 @@ class StoryStep:
         moved: dict[str, tuple[str, str]] = {}
         times = [a.published for a in new if a.published]
         if self.mode == "online":
-            decided = self._online(store, units, emb, new_ids)
+            decided, moved, merge_events = self._online(store, units, emb, new_ids,
+                                                        max(times) if times else now)
+            events.extend(merge_events)
         else:
             pad = timedelta(days=self.params.active_days)
             window = (min(times) - pad, max(times) + pad) if times else (None, None)
@@ -218,26 +220,36 @@ class StoryStep:
             progress.advance(len(chunk))
         return np.stack([have[u.article_id] for u in units]).astype(np.float32)
 
-    def _online(self, store: Store, units: list[Unit], emb: np.ndarray, new_ids: StoryIds
-                ) -> Decided:
+    def _online(self, store: Store, units: list[Unit], emb: np.ndarray, new_ids: StoryIds,
+                when: datetime) -> tuple[Decided, dict[str, tuple[str, str]], list[tuple]]:
+        """Decisions for the new units in arrival order; with the hybrid scorer also the stored
+        units moved by stories merging (a new unit bridged them) and their "merged_into"
+        events."""
         if not units:
-            return {}
+            return {}, {}, []
         order = sorted(range(len(units)), key=lambda i: (_epoch(units[i].published)
                                                          if units[i].published else math.inf,
                                                          units[i].seq))
         times = np.array([_epoch(units[i].published) for i in order])
         if self.params.scorer == "hybrid":
-            out_h, self._fresh_states = story_hybrid.hybrid_online(
+            out_h, self._fresh_states, merges = story_hybrid.hybrid_online(
                 store, self.params, [units[i] for i in order], emb[order], times,
                 self._embedder().model_id, new_ids, story_hybrid.TermCache())
-            return {units[i].article_id: (a.story_id, None if math.isnan(a.probability)
-                                          else a.probability, a.reason)
-                    for i, a in zip(order, out_h)}
+            decided = {units[i].article_id: (a.story_id, None if math.isnan(a.probability)
+                                             else a.probability, a.reason)
+                       for i, a in zip(order, out_h)}
+            stored = set(store.existing_stories(merges))
+            moved = {r[1]: (r[0], merges[r[0]])
+                     for r in store.story_member_rows(stored, self._embedder().model_id)}
+            events = [(s, "merged_into", merges[s], when,
+                       f"online: a new article bridged it with {merges[s]} (average-linkage "
+                       "P(same story) at or above the threshold)") for s in sorted(stored)]
+            return decided, moved, events
         active = _load_active(store, self.params, times, emb.shape[1])
         feats = [guard_features(units[i].title, units[i].text) for i in order]
         out = assign_online(active, emb[order], times, feats, self.params, new_ids)
         return {units[i].article_id: (a.story_id, None if math.isnan(a.score) else a.score, a.reason)
-                for i, a in zip(order, out)}
+                for i, a in zip(order, out)}, {}, []
 
     def _save_states(self, store: Store, run_id: int, touched: set[str], moved: bool) -> None:
         """Keep the hybrid scorer's story states in step with the memberships: the states the

@@ -15,6 +15,7 @@ from clustering.evaluate.metrics import bcubed
 from clustering.stories.features import FEATURE_NAMES, PairBatch
 from clustering.stories.hybrid import (
     HybridStories,
+    assign_hybrid_minibatch,
     assign_hybrid_online,
     cluster_hybrid_batch,
     prepare,
@@ -197,6 +198,42 @@ def test_batch_stories_do_not_depend_on_input_order_and_beat_chance(uci):
     assert bcubed(gold, list(a)).f1 > 0.85
     p = probability_matrix(PairBatch(emb, terms, guards, times, df))
     assert np.allclose(p, p.T) and np.all((p > 0) & (p <= 1))
+
+
+def _online_labels(uci, **kw):
+    gold, emb, terms, guards, times = uci
+    st = HybridStories(emb.shape[1])
+    counter = itertools.count()
+    asg = assign_hybrid_minibatch(st, emb, terms, guards, times, DocumentFrequencies(),
+                                  lambda: f"s{next(counter)}", **kw)
+    return st, asg, [st.resolve(a.story_id) for a in asg]
+
+
+def test_minibatch_of_the_whole_input_is_batch_mode(uci):
+    gold, emb, terms, guards, times = uci
+    batch = cluster_hybrid_batch(PairBatch(emb, terms, guards, times,
+                                           DocumentFrequencies().update(terms)))
+    _, asg, labels = _online_labels(uci, chunk=len(gold))
+    assert bcubed(list(batch), labels).f1 == 1.0
+    assert sum(a.created for a in asg) == len(set(labels))
+    # in smaller mini-batches the clusters are matched to the stories of earlier chunks
+    _, asg100, lab100 = _online_labels(uci, chunk=100)
+    assert any("joined" in a.reason and "mini-batch" in a.reason for a in asg100[100:])
+    assert bcubed(gold, lab100).f1 > 0.85
+
+
+def test_online_merges_stories_that_an_item_bridges_and_only_then(uci):
+    gold, emb, terms, guards, times = uci
+    st, asg, merged_labels = _online_labels(uci, chunk=1)
+    gone = [s for a in asg for s in a.merged]
+    assert gone, "no item bridged two stories of 300 headlines"
+    assert all(not st.alive[st.ids.index(s)] and st.resolve(s) != s for s in gone)
+    assert set(merged_labels).isdisjoint(gone)
+    _, plain, plain_labels = _online_labels(uci, chunk=1, merge=False)
+    assert not any(a.merged for a in plain)
+    # merging is what average linkage would do: recall up, and B-cubed F1 not down
+    after, before = bcubed(gold, merged_labels), bcubed(gold, plain_labels)
+    assert after.recall > before.recall and after.f1 >= before.f1 - 0.005
 
 
 def test_state_round_trips_through_dicts(seed):

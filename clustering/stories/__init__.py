@@ -19,7 +19,8 @@ Modules, one job each:
 * :mod:`.scorer` -- :class:`StoryScorer` (logistic regression, P(same story), weights in
   ``scorer_v1.json``), :func:`fit_scorer`, :func:`default_scorer`.
 * :mod:`.hybrid` -- :func:`cluster_hybrid_batch`, :class:`HybridStories`,
-  :func:`assign_hybrid_online`: batch and online clustering with the scorer (threshold 0.5).
+  :func:`assign_hybrid_online`, :func:`assign_hybrid_minibatch`: batch and online clustering
+  with the scorer (threshold 0.5).
 
 How the defaults of :class:`StoryParams` were chosen (``benchmarks/tune_stories.py``,
 multilingual-e5-small, title + 96-token lead; full tables in ``benchmarks/out/tune_stories.txt``):
@@ -63,6 +64,7 @@ from .guard import GuardFeatures, guard_conflict, guard_features
 from .hybrid import (
     HybridAssignment,
     HybridStories,
+    assign_hybrid_minibatch,
     assign_hybrid_online,
     cluster_hybrid_batch,
     prepare,
@@ -89,6 +91,7 @@ __all__ = [
     "StoryEvent",
     "StoryParams",
     "StoryScorer",
+    "assign_hybrid_minibatch",
     "assign_hybrid_online",
     "assign_online",
     "cluster_batch",

@@ -1,7 +1,7 @@
 """The in-memory story clusterer, in the scikit-learn estimator style.
 
 :class:`StoryClusterer` runs the engine's story functions (with the default hybrid scorer
-:func:`~clustering.stories.assign_hybrid_online` for ``partial_fit``,
+:func:`~clustering.stories.assign_hybrid_minibatch` for ``partial_fit``,
 :func:`~clustering.stories.cluster_hybrid_batch` for ``fit``; with ``scorer="cosine"``
 :func:`~clustering.stories.assign_online` and :func:`~clustering.stories.cluster_batch`) on articles held in
 memory: no database. Articles are embedded with the engine's :class:`~clustering.embed.Embedder`
@@ -23,7 +23,7 @@ from clustering.records import Article, SkipReport
 from .batch import MAX_BATCH_ITEMS, cluster_batch
 from .features import PairBatch
 from .guard import guard_features
-from .hybrid import HybridStories, assign_hybrid_online, cluster_hybrid_batch, prepare
+from .hybrid import HybridStories, assign_hybrid_minibatch, cluster_hybrid_batch, prepare
 from .online import ActiveStories, assign_online
 from .scorer import StoryScorer, default_scorer
 from .sparse import DocumentFrequencies
@@ -226,10 +226,11 @@ class StoryClusterer(ParamsMixin):
                     self._hybrid = HybridStories(emb.shape[1])
                 terms, guards = prepare([arts[i].title for i in order],
                                         [arts[i].text for i in order])
-                out = assign_hybrid_online(self._hybrid, emb[order], terms, guards, times,
-                                           self._df, self._new_id, self._scorer(params),
-                                           active_days=params.active_days,
-                                           max_candidates=params.max_candidates)
+                out = assign_hybrid_minibatch(self._hybrid, emb[order], terms, guards, times,
+                                              self._df, self._new_id, self._scorer(params),
+                                              chunk=params.online_batch,
+                                              active_days=params.active_days,
+                                              max_candidates=params.max_candidates)
             else:
                 if self._active is None:
                     self._active = ActiveStories(emb.shape[1])
@@ -239,6 +240,9 @@ class StoryClusterer(ParamsMixin):
                 self._story[arts[i].id] = a.story_id
                 self._reason[arts[i].id] = a.reason
                 self._vec[arts[i].id] = emb[i]
+            if self._hybrid is not None and self._hybrid.merged_into:
+                # stories merged online (an item bridged them): earlier items follow
+                self._story = {k: self._hybrid.resolve(v) for k, v in self._story.items()}
         self._refresh()
         return self
 

@@ -36,6 +36,7 @@ from .sparse import DocumentFrequencies, ItemTerms, SparseCentroid, item_terms, 
 __all__ = [
     "HybridAssignment",
     "HybridStories",
+    "assign_hybrid_minibatch",
     "assign_hybrid_online",
     "cluster_hybrid_batch",
     "prepare",
@@ -43,6 +44,8 @@ __all__ = [
 ]
 
 _BLOCK = 256
+#: Members of a mini-batch cluster (evenly spread) scored against a story's kept members.
+CLUSTER_SAMPLE = 16
 SECONDS_PER_DAY = 86_400.0
 
 
@@ -123,12 +126,15 @@ class HybridAssignment:
             (below threshold), NaN when there was no candidate.
         created: True when the item started a new story.
         reason: one line for ``explain``.
+        merged: stories merged into ``story_id`` at this item (it bridged them), oldest first;
+            their earlier items now belong to ``story_id`` (see :meth:`HybridStories.resolve`).
     """
 
     story_id: str
     probability: float
     created: bool
     reason: str
+    merged: tuple[str, ...] = ()
 
 
 def _guard_flags(a: GuardFeatures, b: GuardFeatures) -> tuple[float, float, float]:
@@ -139,6 +145,30 @@ def _guard_flags(a: GuardFeatures, b: GuardFeatures) -> tuple[float, float, floa
                             or set(b.places) & set(a.regions))
     number = not both_p and bool(a.numbers) and bool(b.numbers) and not set(a.numbers) & set(b.numbers)
     return float(both_p and not agree), float(number), float(agree)
+
+
+def member_record(x, t, vecs, guard: GuardFeatures | None, terms: ItemTerms) -> tuple:
+    """One kept member as :class:`HybridStories` holds it: (embedding, (title, text, entity)
+    TF-IDF vectors, guard features, headline-only, arabic, time)."""
+    return (np.asarray(x, dtype=np.float32).copy(), tuple(vecs), guard or GuardFeatures(),
+            float(terms.headline_only), float(terms.arabic), t)
+
+
+def members_probability(ma: Sequence[tuple], mb: Sequence[tuple], scorer: StoryScorer) -> float:
+    """Mean P(same story) over all pairs of two lists of :func:`member_record` tuples (the
+    average-linkage score of two clusters)."""
+    from .sparse import dot
+
+    ii, jj = np.divmod(np.arange(len(ma) * len(mb)), len(mb))
+    emb = (np.stack([m[0] for m in ma]) @ np.stack([m[0] for m in mb]).T).ravel()
+    sims = [np.array([dot(ma[i][1][f], mb[j][1][f]) for i, j in zip(ii, jj)]) for f in range(3)]
+    flags = np.array([_guard_flags(ma[i][2], mb[j][2]) for i, j in zip(ii, jj)]).reshape(-1, 3)
+    fa = np.array([[ma[i][3], ma[i][4], ma[i][5]] for i in ii]).reshape(-1, 3)
+    fb = np.array([[mb[j][3], mb[j][4], mb[j][5]] for j in jj]).reshape(-1, 3)
+    gap = np.abs(fa[:, 2] - fb[:, 2]) / SECONDS_PER_DAY
+    X = compose(emb, sims[0], sims[1], sims[2], flags[:, 0], flags[:, 1], flags[:, 2],
+                fa[:, 0], fb[:, 0], fa[:, 1], fb[:, 1], gap)
+    return float(np.mean(scorer.proba(X)))
 
 
 class HybridStories:
@@ -175,6 +205,10 @@ class HybridStories:
         self.guards: list[GuardFeatures] = []
         self.n_head: list[int] = []
         self.n_ar: list[int] = []
+        #: False for a story merged into another (its row stays, never a candidate again)
+        self.alive: list[bool] = []
+        #: merged story id -> the story it was merged into
+        self.merged_into: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -193,6 +227,7 @@ class HybridStories:
         self.n_head.append(0)
         self.n_ar.append(0)
         self.members.append([])
+        self.alive.append(True)
         self.sums[-1] = 0.0
         self.join(len(self.ids) - 1, x, t, vecs, guard, terms)
 
@@ -209,8 +244,7 @@ class HybridStories:
         self.n_head[row] += int(terms.headline_only)
         self.n_ar[row] += int(terms.arabic)
         m = self.members[row]
-        m.append((np.asarray(x, dtype=np.float32).copy(), tuple(vecs), guard or GuardFeatures(),
-                  float(terms.headline_only), float(terms.arabic), t))
+        m.append(member_record(x, t, vecs, guard, terms))
         if len(m) > self.max_members:
             del m[1]  # keep the first member and the most recent ones
 
@@ -240,12 +274,45 @@ class HybridStories:
             st.guards.append(GuardFeatures.from_dict(r["guard"]))
             st.n_head.append(int(r["n_headline"]))
             st.n_ar.append(int(r["n_arabic"]))
+            st.alive.append(True)
             st.members.append([(np.asarray(m["emb"], dtype=np.float32),
                                 (m["title"], m["text"], m["entities"]),
                                 GuardFeatures.from_dict(m["guard"]), float(m["headline_only"]),
                                 float(m["arabic"]), float(m["time"]))
                                for m in r.get("members", [])])
         return st
+
+    def resolve(self, sid: str) -> str:
+        """The story that ``sid`` now is (itself, or the story it was merged into, transitively)."""
+        while sid in self.merged_into:
+            sid = self.merged_into[sid]
+        return sid
+
+    def story_probability(self, a: int, b: int, scorer: StoryScorer) -> float:
+        """Mean P(same story) over all pairs of kept members of stories ``a`` and ``b``: the
+        average-linkage score between two clusters in :func:`cluster_hybrid_batch` (exact for
+        stories of at most ``max_members`` members)."""
+        return members_probability(self.members[a], self.members[b], scorer)
+
+    def absorb(self, keep: int, gone: int) -> None:
+        """Merge story ``gone`` into story ``keep``: sums, sizes, centroids and counts add up;
+        the kept members are ``keep``'s first one and the most recent of both."""
+        self.sums[keep] += self.sums[gone]
+        self.sizes[keep] += self.sizes[gone]
+        lk, lg = self.last[keep], self.last[gone]
+        self.last[keep] = lg if math.isnan(lk) else lk if math.isnan(lg) else max(lk, lg)
+        for c, o in zip(self.cent[keep], self.cent[gone]):
+            c.merge(o)
+        if self.guards[keep].empty:
+            self.guards[keep] = self.guards[gone]
+        self.n_head[keep] += self.n_head[gone]
+        self.n_ar[keep] += self.n_ar[gone]
+        first, rest = self.members[keep][0], self.members[keep][1:] + self.members[gone]
+        rest.sort(key=lambda m: -math.inf if math.isnan(m[5]) else m[5])
+        self.members[keep] = [first] + rest[-(self.max_members - 1):]
+        self.alive[gone] = False
+        self.sizes[gone] = 0
+        self.merged_into[self.ids[gone]] = self.ids[keep]
 
     def member_probability(self, rows: np.ndarray, x, t, vecs, guard: GuardFeatures,
                            terms: ItemTerms, scorer: StoryScorer) -> np.ndarray:
@@ -309,6 +376,8 @@ def assign_hybrid_online(
     update_df: bool = True,
     by_members: bool = True,
     member_candidates: int = 5,
+    merge: bool = True,
+    merge_floor: float = 0.3,
 ) -> list[HybridAssignment]:
     """Assign items one by one to the active stories (best P >= threshold) or new stories.
 
@@ -323,6 +392,13 @@ def assign_hybrid_online(
     average-linkage score of batch mode), computed for the ``member_candidates`` stories that
     score best on their average features; otherwise P of the item against the story's average
     features (mean embedding, sparse centroids), which scores lower (see benchmarks/RESULTS.md).
+
+    With ``merge`` (default, needs ``by_members``), an item that joins a story also bridges: each
+    other rescored story with P >= ``merge_floor`` for the item is merged with the joined one
+    when the average-linkage score between the two stories' kept members
+    (:meth:`HybridStories.story_probability`) is at or above the threshold, as batch mode's
+    average linkage would merge them. The older story keeps its id; the assignment lists the
+    stories merged away (single pass otherwise: nothing is ever split).
 
     Args:
         stories: state, updated in place.
@@ -354,6 +430,7 @@ def assign_hybrid_online(
         if k:
             last = np.array(stories.last)
             ok = np.isnan(last) | math.isnan(t) | (np.abs(t - last) <= active_days * SECONDS_PER_DAY)
+            ok &= np.array(stories.alive, dtype=bool)
             rows = np.flatnonzero(ok)
             if rows.size:
                 sizes = np.array([stories.sizes[r] for r in rows], dtype=np.float64)
@@ -372,9 +449,22 @@ def assign_hybrid_online(
         thr = scorer.threshold
         if best_row >= 0 and best_p >= thr:
             stories.join(best_row, x, t, vecs, g, it)
+            why = f"P(same story) {best_p:.3f} >= {thr:.2f}"
+            merged: list[str] = []
+            if merge and by_members:
+                bridged = sorted(int(r) for r, q in zip(rows, p) if q >= merge_floor and r != best_row)
+                keep = best_row
+                for r in bridged:
+                    q = stories.story_probability(keep, r, scorer)
+                    if q >= thr:
+                        a, b = min(keep, r), max(keep, r)  # the older story keeps its id
+                        merged.append(stories.ids[b])
+                        stories.absorb(a, b)
+                        keep = a
+                        why += f"; merged {stories.ids[b]} (stories' P {q:.3f})"
+                best_row = keep
             sid = stories.ids[best_row]
-            out.append(HybridAssignment(sid, best_p, False,
-                                        f"joined {sid}: P(same story) {best_p:.3f} >= {thr:.2f}"))
+            out.append(HybridAssignment(sid, best_p, False, f"joined {sid}: {why}", tuple(merged)))
             continue
         sid = new_story_id()
         stories.add(sid, x, t, vecs, g, it)
@@ -382,3 +472,151 @@ def assign_hybrid_online(
                f"new story: best {stories.ids[best_row]} P(same story) {best_p:.3f} < {thr:.2f}")
         out.append(HybridAssignment(sid, best_p, True, why))
     return out
+
+
+def assign_hybrid_minibatch(
+    stories: HybridStories,
+    emb: np.ndarray,
+    terms: Sequence[ItemTerms],
+    guards: Sequence[GuardFeatures | None],
+    times,
+    df: DocumentFrequencies,
+    new_story_id: Callable[[], str],
+    scorer: StoryScorer | None = None,
+    *,
+    chunk: int = 1000,
+    active_days: float = 7.0,
+    max_candidates: int = 50,
+    member_candidates: int = 5,
+    merge: bool = True,
+    merge_floor: float = 0.3,
+) -> list[HybridAssignment]:
+    """Online assignment in mini-batches: cluster each ``chunk`` of items among themselves, then
+    match each cluster to the active stories.
+
+    The items (in the given order, which should be arrival order) are cut into consecutive
+    chunks of ``chunk`` items. A chunk of one item goes through :func:`assign_hybrid_online`
+    unchanged (a feed posting item by item gets exactly that). A larger chunk is first counted
+    in ``df`` and clustered by :func:`cluster_hybrid_batch` (average linkage over
+    ``1 - P(same story)``, as batch mode); each of its clusters (in order of first item) then
+    joins the active story with the best average-linkage probability between the cluster's
+    members (up to ``stories.max_members`` of them) and the story's kept members, among the
+    ``member_candidates`` stories nearest by mean embedding, if that probability is at or above
+    the threshold; otherwise the cluster starts a new story. With ``merge`` the joined story is
+    then merged with each other candidate at P >= ``merge_floor`` whose story-story
+    probability (:meth:`HybridStories.story_probability`) reaches the threshold, as in
+    :func:`assign_hybrid_online`.
+
+    So a whole file ingested at once is clustered as batch mode clusters it (one chunk per
+    ``chunk`` items), without batch mode's O(n^2) cost over the whole input.
+
+    Args:
+        stories, emb, terms, guards, times, df, new_story_id, scorer: as
+            :func:`assign_hybrid_online`.
+        chunk: items per mini-batch (>= 1); memory and time per chunk grow as chunk^2
+            (8 chunk^2 bytes per probability matrix).
+
+    Returns:
+        One :class:`HybridAssignment` per item, in input order.
+
+    Raises:
+        ValueError: on length mismatches or ``chunk < 1``.
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    scorer = scorer or default_scorer()
+    emb = np.asarray(emb, dtype=np.float32)
+    n = emb.shape[0]
+    t_all = np.full(n, np.nan) if times is None else np.asarray(times, dtype=np.float64)
+    if len(terms) != n or len(guards) != n or t_all.shape != (n,):
+        raise ValueError("emb, terms, guards and times must have the same length")
+    out: list[HybridAssignment | None] = [None] * n
+    thr = scorer.threshold
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        if hi - lo == 1:
+            out[lo] = assign_hybrid_online(
+                stories, emb[lo:hi], terms[lo:hi], guards[lo:hi], t_all[lo:hi], df, new_story_id,
+                scorer, active_days=active_days, max_candidates=max_candidates,
+                member_candidates=member_candidates, merge=merge, merge_floor=merge_floor)[0]
+            continue
+        cterms, cguards = list(terms[lo:hi]), [g or GuardFeatures() for g in guards[lo:hi]]
+        df.update(cterms)
+        labels = cluster_hybrid_batch(PairBatch(emb[lo:hi], cterms, cguards, t_all[lo:hi], df), scorer)
+        vecs = [(tfidf(it.title, df), tfidf(it.text, df), tfidf(it.entities, df)) for it in cterms]
+        before = len(stories)  # batch clustering already kept this chunk's clusters apart
+        for lab in range(int(labels.max()) + 1):  # labels are numbered in first-seen order
+            idx = [int(k) for k in np.flatnonzero(labels == lab)]
+            recs = [member_record(emb[lo + k], float(t_all[lo + k]), vecs[k], cguards[k], cterms[k])
+                    for k in idx]
+            sample = recs if len(recs) <= CLUSTER_SAMPLE else \
+                [recs[int(k)] for k in np.linspace(0, len(recs) - 1, CLUSTER_SAMPLE)]
+            best_row, best_p, rows, p = _best_story_for_cluster(
+                stories, emb[[lo + k for k in idx]], t_all[[lo + k for k in idx]], sample, scorer,
+                active_days, member_candidates, before)
+            merged: list[str] = []
+            if best_row >= 0 and best_p >= thr:
+                for k in idx:
+                    j = lo + k
+                    stories.join(best_row, emb[j], float(t_all[j]), vecs[k], cguards[k], cterms[k])
+                why = f"P(same story) {best_p:.3f} >= {thr:.2f}"
+                if merge:
+                    keep = best_row
+                    for r in sorted(int(r) for r, q in zip(rows, p) if q >= merge_floor and r != best_row):
+                        q = stories.story_probability(keep, r, scorer)
+                        if q >= thr:
+                            a, b = min(keep, r), max(keep, r)  # the older story keeps its id
+                            merged.append(stories.ids[b])
+                            stories.absorb(a, b)
+                            keep = a
+                            why += f"; merged {stories.ids[b]} (stories' P {q:.3f})"
+                    best_row = keep
+                sid, created = stories.ids[best_row], False
+                reason = f"joined {sid} with a mini-batch cluster of {len(idx)}: {why}"
+            else:
+                sid, created = new_story_id(), True
+                k0 = idx[0]
+                stories.add(sid, emb[lo + k0], float(t_all[lo + k0]), vecs[k0], cguards[k0], cterms[k0])
+                row = len(stories) - 1
+                for k in idx[1:]:
+                    j = lo + k
+                    stories.join(row, emb[j], float(t_all[j]), vecs[k], cguards[k], cterms[k])
+                reason = (f"new story with a mini-batch cluster of {len(idx)}" if best_row < 0 else
+                          f"new story with a mini-batch cluster of {len(idx)}: best "
+                          f"{stories.ids[best_row]} P(same story) {best_p:.3f} < {thr:.2f}")
+            mate = (f"joined {sid}: in a mini-batch cluster of {len(idx)} (average-linkage "
+                    f"P(same story) >= {thr:.2f})")
+            for m, k in enumerate(idx):
+                out[lo + k] = HybridAssignment(sid, best_p, created and m == 0,
+                                               reason if m == 0 or not created else mate,
+                                               tuple(merged) if m == 0 else ())
+    return out  # type: ignore[return-value]
+
+
+def _best_story_for_cluster(stories: HybridStories, cemb: np.ndarray, ctimes: np.ndarray,
+                            sample: list[tuple], scorer: StoryScorer, active_days: float,
+                            member_candidates: int, rows_before: int
+                            ) -> tuple[int, float, np.ndarray, np.ndarray]:
+    """(best row or -1, its probability (NaN when none), candidate rows, their probabilities)
+    of a mini-batch cluster against the active stories of the first ``rows_before`` rows (those
+    that existed before its mini-batch): the ``member_candidates`` nearest by mean embedding,
+    scored by :func:`members_probability` of the cluster's ``sample``."""
+    none = (-1, float("nan"), np.zeros(0, np.int64), np.zeros(0))
+    if not rows_before:
+        return none
+    last = np.array(stories.last[:rows_before])
+    ok = np.array(stories.alive[:rows_before], dtype=bool)
+    finite = ctimes[np.isfinite(ctimes)]
+    if finite.size:
+        lo_t, hi_t = finite.min(), finite.max()
+        near = (last >= lo_t - active_days * SECONDS_PER_DAY) & (last <= hi_t + active_days * SECONDS_PER_DAY)
+        ok &= np.isnan(last) | near
+    rows = np.flatnonzero(ok)
+    if not rows.size:
+        return none
+    sizes = np.array([stories.sizes[r] for r in rows], dtype=np.float64)
+    cos = (stories.sums[rows] @ cemb.mean(axis=0)) / sizes
+    rows = rows[np.lexsort((rows, -cos))[:member_candidates]]
+    p = np.array([members_probability(sample, stories.members[r], scorer) for r in rows])
+    o = int(np.lexsort((rows, -p))[0])
+    return int(rows[o]), float(p[o]), rows, p

@@ -272,6 +272,15 @@ class SparseCentroid:
             keep = sorted(w.items(), key=lambda kv: (-kv[1], kv[0]))[: self.top_k]
             self.weights = dict(keep)
 
+    def merge(self, other: SparseCentroid) -> None:
+        """Add another centroid's members (a story merged into this one), then truncate."""
+        w = self.weights
+        for t, x in other.weights.items():
+            w[t] = w.get(t, 0.0) + x
+        self.size += other.size
+        if len(w) > self.top_k:
+            self.weights = dict(sorted(w.items(), key=lambda kv: (-kv[1], kv[0]))[: self.top_k])
+
     def mean_dot(self, vec: Mapping[str, float]) -> float:
         """Average cosine of ``vec`` (L2-normalised) to the members; 0.0 for an empty story."""
         return dot(vec, self.weights) / self.size if self.size else 0.0

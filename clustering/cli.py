@@ -489,51 +489,74 @@ def timeline(story_id: str = typer.Argument(..., help="Story id (see `stories`).
 @_guard
 def evaluate(gold: Path = typer.Argument(..., help="Gold file (.jsonl/.csv/.tsv, optionally .gz): "
                                           "id + cluster label per article, or pairs "
-                                          "(id_a, id_b | text_a, text_b) with label or score."),
+                                          "(id_a, id_b | text_a, text_b | headline1, headline2 | "
+                                          "s1, s2) with a label or score."),
              db: Optional[Path] = typer.Option(None, "--db", help="Database made by `run`."),
              input_: Optional[list[Path]] = typer.Option(None, "--input", help="Run the engine on "
                                                         "these files (in memory) and score that."),
              map_: Optional[list[str]] = MapOpt,
-             id_column: str = typer.Option("id", help="Id column of the gold file."),
+             id_column: Optional[str] = typer.Option(None, help="Id column of the gold file "
+                                                     "(default: as the input reader, id or "
+                                                     "doc_id or --map ...=id)."),
              gold_column: str = typer.Option("cluster", help="Gold cluster column."),
-             label_column: Optional[str] = typer.Option(None, help="Pair files: label/score column."),
+             label_column: Optional[str] = typer.Option(None, help="Pair files: label/score column "
+                                                        "(default: label, score, score_0_5, "
+                                                        "stance)."),
              positive_at: Optional[float] = typer.Option(None, help="Pair files with graded scores: "
                                                          "gold positive when score >= this."),
+             positive_label: Optional[list[str]] = typer.Option(
+                 None, help="Pair files with text labels: the positive label(s) (default: "
+                            "agree / duplicate / yes / true / 1 when the file has one of them)."),
              stories: str = typer.Option("batch", help="With --input: story mode (online, batch, "
-                                         "none)."),
+                                         "none). Pair files: none skips the story scorer."),
              json_out: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
     """Score near-duplicate groups and stories against labelled data (B-cubed, pairwise, ARI, AMI;
-    pairs: P/R/F1, ROC AUC, Spearman)."""
+    pairs: the near-duplicate rule and P(same story), P/R/F1, ROC AUC, Spearman)."""
+    from clustering.evaluate.gold import check_gold_ids, read_cluster_gold, read_pair_gold
     from clustering.evaluate.runner import evaluate_clusters, evaluate_pairs, format_report, is_pair_file
+    from clustering.io.readers import read_articles
 
     if db is not None and input_:
         raise CliError("give either --db or --input, not both")
+    if stories not in STORY_MODES:
+        raise CliError(f"--stories must be online, batch or none, got {stories!r}")
+    mapping = parse_mapping(map_)
     pairs = is_pair_file(gold)
     if db is None and not input_ and not pairs:
         raise CliError("cluster labels need --db or --input")
-    if stories not in STORY_MODES:
-        raise CliError(f"--stories must be online, batch or none, got {stories!r}")
+    # Read and check the gold file before the long work (embedding, clustering).
+    if pairs:
+        gold_rows = read_pair_gold(gold, label_column=label_column, positive_at=positive_at,
+                                   positive_label=positive_label)
+    else:
+        gold_rows = read_cluster_gold(gold, id_column=id_column, gold_column=gold_column,
+                                      mapping=mapping)
     nc = None
     if db is not None:
         nc = NewsClusterer(db, read_only=True)
     elif input_:
+        read = read_articles(input_, mapping=mapping)
+        if not pairs:
+            check_gold_ids(gold_rows, (x.id for x in read.articles),
+                           ", ".join(map(str, input_)))
         nc = NewsClusterer(":memory:", DEFAULTS.replace(stories={"mode": stories}))
         with RichProgressReporter(True) as prog:
-            nc.ingest(input_, mapping=parse_mapping(map_), command="evaluate", progress=prog)
+            nc.ingest(read.articles, command="evaluate", progress=prog)
     try:
         store = nc.store if nc is not None else None
         if pairs:
-            results = evaluate_pairs(store, gold, positive_at=positive_at, label_column=label_column)
+            ev = evaluate_pairs(store, gold_rows, stories=stories != "none")
         else:
-            results = evaluate_clusters(store, gold, id_column=id_column, gold_column=gold_column)
+            ev = evaluate_clusters(store, gold_rows)
     finally:
         if nc is not None:
             nc.close()
+    ev.about = {"gold": str(gold), "engine_on": str(db) if db is not None else
+                (", ".join(map(str, input_)) + " (in memory)" if input_ else None), **ev.about}
     if json_out:
-        print(json.dumps({k: v.to_dict() for k, v in results.items()}, ensure_ascii=False,
-                         indent=2, default=str))
+        print(json.dumps(ev.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:
-        print(format_report(results))
+        print(format_report(ev))
 
 
 @app.command()

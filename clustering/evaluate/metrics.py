@@ -809,18 +809,21 @@ def format_cluster_scores(s: ClusterScores, title: str) -> str:
     return "\n".join(lines)
 
 
-def format_pair_scores(s: PairScores, title: str) -> str:
+def format_pair_scores(s: PairScores, title: str, positive: str | None = None) -> str:
     """Render :class:`PairScores` as a fixed-width plain-text report.
 
     Args:
         s: the scores.
         title: heading line.
+        positive: the positive class in words (e.g. ``"score >= 4"``); default: from
+            ``s.positive_at``.
 
     Returns:
         A multi-line string (no trailing newline).
     """
     rule = "=" * max(len(title), 44)
-    gold = "binary gold" if s.positive_at is None else f"gold >= {s.positive_at:g}"
+    gold = ("binary gold" if s.positive_at is None else f"gold >= {s.positive_at:g}") \
+        if positive is None else f"positive = {positive}"
     lines = [title, rule, f"pairs {s.n_pairs}, positive {s.n_positive} ({gold})", "-" * 44]
     if s.decisions is not None:
         lines.append(f"{'':<22}{'precision':>10}{'recall':>10}{'f1':>10}")

@@ -1,27 +1,40 @@
 """``evaluate``: score the engine against a user's labelled data.
 
-Two kinds of gold file (JSON Lines or CSV/TSV, optionally gzip-compressed, read with pyarrow):
+Two kinds of gold file (JSON Lines or CSV/TSV, optionally gzip-compressed; read in
+:mod:`clustering.evaluate.gold`):
 
-* **cluster labels**: one row per article with an id column and a gold cluster column. The
-  engine's near-duplicate groups and stories (from a database made by ``run``, or from running
-  the engine on an input file into a temporary in-memory database) are scored with
+* **cluster labels**: one row per article with an id column (found as the input readers find
+  it: ``id``, ``doc_id``, ``--map``) and a gold cluster column. The engine's near-duplicate
+  groups and stories (from a database made by ``run``, or from running the engine on an input
+  file into a temporary in-memory database) are scored with
   :func:`~clustering.evaluate.metrics.cluster_scores`, separately.
-* **pairs**: rows ``id_a, id_b, label`` (binary) or ``score`` (graded), or text pairs
-  ``text_a, text_b`` with a label/score: the engine's near-duplicate decision and Jaccard
-  score, and its story decision and embedding cosine where stories exist, are scored with
-  :func:`~clustering.evaluate.metrics.pair_scores`.
+* **pairs**: rows ``id_a, id_b`` (stored articles) or text pairs (``text_a, text_b``,
+  ``headline1, headline2``, ``s1, s2``, ``sentence1, sentence2``) with a label or a graded
+  score. Scored twice with :func:`~clustering.evaluate.metrics.pair_scores`: the near-duplicate
+  rule (score: shingle Jaccard, decision: the engine's rule) and the story scorer (score:
+  P(same story) of the shipped hybrid scorer, decision: P >= its threshold 0.5; for stored
+  pairs the decision is the stored story membership).
+
+Every result comes with ``about``: what was read, how the positive class was derived, what was
+scored by which scorer, so a printed figure says what it measures.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from clustering.evaluate.gold import (
+    GoldClusters,
+    GoldPairs,
+    check_gold_ids,
+    pair_columns,
+    read_cluster_gold,
+    read_pair_gold,
+    read_table,
+)
 from clustering.evaluate.metrics import (
     ClusterScores,
     PairScores,
@@ -33,150 +46,198 @@ from clustering.evaluate.metrics import (
 from clustering.io.errors import InputError
 from clustering.records import Article
 
+#: What a cluster evaluation reports.
+CLUSTER_METRICS = "B-cubed P/R/F1, pairwise P/R/F1, ARI, AMI"
 
-def read_table(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL/CSV/TSV file (``.gz`` allowed) as dicts, via pyarrow.
 
-    Raises InputError for a missing or unparsable file.
+@dataclass
+class Evaluation:
+    """Results of one evaluation.
+
+    Attributes:
+        about: what was evaluated (gold file, columns, positive class, engine settings,
+            counts), JSON-able, in report order.
+        results: name (``near_duplicates``, ``stories``) -> scores.
     """
-    import pyarrow.csv as pacsv
-    import pyarrow.json as pajson
 
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-    raw = path.read_bytes()
-    if path.suffix.lower() == ".gz":
-        raw = gzip.decompress(raw)
-    try:
-        if suffixes and suffixes[-1] in (".jsonl", ".json", ".ndjson"):
-            table = pajson.read_json(io.BytesIO(raw))
-        elif suffixes and suffixes[-1] in (".csv", ".tsv"):
-            delim = "\t" if suffixes[-1] == ".tsv" else ","
-            table = pacsv.read_csv(io.BytesIO(raw), parse_options=pacsv.ParseOptions(delimiter=delim),
-                                   convert_options=pacsv.ConvertOptions(strings_can_be_null=False))
-        else:
-            raise InputError(f"{path}: gold file must be .jsonl, .csv or .tsv (optionally .gz)")
-    except InputError:
-        raise
-    except Exception as exc:  # pyarrow raises ArrowInvalid with a long message
-        raise InputError(f"{path}: cannot parse ({str(exc).splitlines()[0]})") from exc
-    return table.to_pylist()
+    about: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, ClusterScores | PairScores] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"about": ..., "near_duplicates": ..., "stories": ...}``."""
+        return {"about": self.about, **{k: v.to_dict() for k, v in self.results.items()}}
 
 
-def _column(rows: list[dict], name: str, path: Path | str) -> None:
-    if rows and name not in rows[0]:
-        raise InputError(f"{path}: no column {name!r} (columns: {', '.join(rows[0])})")
+def engine_about(store) -> dict[str, Any]:
+    """The engine settings of the store's last run: story mode, scorer, embedding model."""
+    from clustering.config import Config
+
+    cfg = Config.from_dict((store.last_run_params() or {}).get("config"))
+    st = cfg.stories
+    scorer = (f"hybrid ({st.scorer_weights or 'shipped scorer_v1.json'})"
+              if st.scorer == "hybrid" else st.scorer)
+    return {"story_mode": st.mode, "story_scorer": scorer if st.mode != "none" else None,
+            "embedding": _model_name(cfg.embed) if st.mode != "none" else None,
+            "dedup_threshold": cfg.dedup.threshold}
 
 
-def evaluate_clusters(store, gold_path: str | Path, *, id_column: str = "id",
-                      gold_column: str = "cluster") -> dict[str, ClusterScores]:
+def _model_name(embed) -> str:
+    return f"{embed.model or 'multilingual-e5-small'} ({embed.backend if embed.model is None else 'torch'}, " \
+           f"lead {embed.lead_tokens} tokens)"
+
+
+def evaluate_clusters(store, gold: GoldClusters | str | Path, *, id_column: str | None = None,
+                      gold_column: str = "cluster",
+                      mapping: dict[str, str] | None = None) -> Evaluation:
     """Score near-duplicate groups and stories against gold cluster labels.
 
-    Returns ``{"near_duplicates": ClusterScores, "stories": ClusterScores}`` (stories only when
-    the database has story memberships). Gold ids the engine never saw count as singletons
-    (``missing_in_pred``).
+    Returns an :class:`Evaluation` with ``near_duplicates`` and, when the database has story
+    memberships, ``stories`` (:class:`ClusterScores`). Gold ids the engine never saw are
+    scored as singletons and counted (``about["gold_ids_missing"]``).
+
+    Raises:
+        InputError: an unreadable gold file, or none of its ids in the database.
     """
-    rows = read_table(gold_path)
-    if not rows:
-        raise InputError(f"{gold_path}: no rows")
-    _column(rows, id_column, gold_path)
-    _column(rows, gold_column, gold_path)
-    gold = {str(r[id_column]): r[gold_column] for r in rows
-            if r[id_column] is not None and r[gold_column] is not None}
+    if not isinstance(gold, GoldClusters):
+        gold = read_cluster_gold(gold, id_column=id_column, gold_column=gold_column,
+                                 mapping=mapping)
     dup, story, titles = store.cluster_assignments()
-    if not set(gold) & set(dup):
-        raise InputError(f"{gold_path}: none of the {len(gold)} gold ids is in the engine's "
-                         f"output (wrong --id-column, or another database?)")
-    out = {"near_duplicates": cluster_scores(gold, dup, titles)}
+    found = check_gold_ids(gold, dup, "the database")
+    about = {"gold": gold.path, "kind": "cluster labels", "id_column": gold.id_column,
+             "gold_column": gold.gold_column, "metrics": CLUSTER_METRICS,
+             "gold_articles": len(gold.labels), "gold_ids_found": found,
+             "gold_ids_missing": len(gold.labels) - found,
+             "missing_scored_as": "singletons", **engine_about(store)}
+    out = Evaluation(about, {"near_duplicates": cluster_scores(gold.labels, dup, titles)})
     if story:
-        out["stories"] = cluster_scores(gold, story, titles)
+        out.results["stories"] = cluster_scores(gold.labels, story, titles)
     return out
 
 
-def evaluate_pairs(store, gold_path: str | Path, *, positive_at: float | None = None,
-                   label_column: str | None = None) -> dict[str, PairScores]:
-    """Score the engine's pair decisions and similarities against gold pairs.
+def _items(rows: list[dict], ca: str, cb: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(title, text) per side: headline columns are titles, text_a/text_b article texts."""
+    as_title = (ca, cb) != ("text_a", "text_b")
 
-    Columns: ``id_a, id_b`` (stored articles) or ``text_a, text_b`` (raw texts, scored directly
-    with the near-duplicate rules), and ``label`` (binary) or ``score`` (graded, binarised at
-    ``positive_at``). Returns ``{"near_duplicates": PairScores}`` plus ``"stories"`` when the
-    pairs are stored articles in a database with stories.
+    def item(v: Any) -> tuple[str, str]:
+        s = "" if v is None else str(v).strip()
+        return (s, "") if as_title else ("", s)
+    return [item(r[ca]) for r in rows], [item(r[cb]) for r in rows]
+
+
+def evaluate_pairs(store, gold: GoldPairs | str | Path, *, positive_at: float | None = None,
+                   label_column: str | None = None, positive_label: Sequence[str] | None = None,
+                   stories: bool = True, embedder: Any = None,
+                   embedder_factory: Callable[[], Any] | None = None) -> Evaluation:
+    """Score the engine's near-duplicate rule and story scorer against gold pairs.
+
+    Args:
+        store: a :class:`~clustering.store.Store` (needed for ``id_a, id_b`` pairs), or None.
+        gold: a :class:`GoldPairs` or a file (read with ``positive_at``, ``label_column``,
+            ``positive_label``; see :func:`~clustering.evaluate.gold.read_pair_gold`).
+        stories: also score P(same story) with the hybrid scorer (embeds every distinct text).
+        embedder, embedder_factory: the embedding model, or a function making it (called only
+            when ``stories``); default: the configured model.
+
+    Returns:
+        :class:`Evaluation` with ``near_duplicates`` (score Jaccard, decision the rule) and,
+        with ``stories``, ``stories`` (score P(same story), decision P >= 0.5, or the stored
+        story membership for id pairs in a database with stories).
+
+    Raises:
+        InputError: see :func:`~clustering.evaluate.gold.read_pair_gold`; id pairs without a
+            database or with ids not in it.
     """
     from clustering.config import Config
+    from clustering.evaluate.pairs import story_probabilities
     from clustering.explain import explain_dedup
+    from clustering.stories.scorer import default_scorer
 
-    rows = read_table(gold_path)
-    if not rows:
-        raise InputError(f"{gold_path}: no rows")
-    cols = rows[0].keys()
-    label_col = label_column or next(
-        (c for c in ("label", "score", "score_0_5", "stance") if c in cols), None)
-    if label_col is None:
-        raise InputError(f"{gold_path}: needs a 'label' or 'score' column (or --label-column)")
-    _column(rows, label_col, gold_path)
-    gold = [float(r[label_col]) if not isinstance(r[label_col], str) else
-            float(r[label_col].strip().lower() in ("1", "true", "yes", "agree", "duplicate"))
-            for r in rows]
-    params = (Config.from_dict(store.last_run_params().get("config")).dedup
-              if store is not None else Config().dedup)
-    text_cols = _pair_columns(rows[0])
-    if text_cols is not None:
-        ca, cb = text_cols
-        exps = [explain_dedup(str(r[ca] or ""), str(r[cb] or ""), params) for r in rows]
-        scores = [e.jaccard for e in exps]
-        decisions = [e.joined for e in exps]  # the engine's own rule
-        return {"near_duplicates": pair_scores(gold, scores, decisions, positive_at=positive_at)}
-    _column(rows, "id_a", gold_path)
-    _column(rows, "id_b", gold_path)
-    if store is None:
-        raise InputError("pairs of ids need a database (--db) or an input file (--input)")
-    dup, story, _ = store.cluster_assignments()
-    texts = {i: Article(id=i, title=t, text=x).content for i, (t, x) in store.all_texts().items()}
-    ids = [(str(r["id_a"]), str(r["id_b"])) for r in rows]
-    missing = [i for pair in ids for i in pair if i not in texts]
-    if missing:
-        raise InputError(f"{gold_path}: {len(missing)} id(s) not in the database, e.g. {missing[0]!r}")
-    scores = [explain_dedup(texts[a], texts[b], params).jaccard for a, b in ids]
-    decisions = [dup.get(a) is not None and dup.get(a) == dup.get(b) for a, b in ids]
-    out = {"near_duplicates": pair_scores(gold, scores, decisions, positive_at=positive_at)}
-    if story:
-        vec = store.unit_vectors()
-        cos = [float(np.dot(vec[a], vec[b])) if a in vec and b in vec else 0.0 for a, b in ids]
-        same = [story.get(a) is not None and story.get(a) == story.get(b) for a, b in ids]
-        out["stories"] = pair_scores(gold, cos, same, positive_at=positive_at)
+    if not isinstance(gold, GoldPairs):
+        gold = read_pair_gold(gold, label_column=label_column, positive_at=positive_at,
+                              positive_label=positive_label)
+    rows = gold.rows
+    cfg = (Config.from_dict(store.last_run_params().get("config"))
+           if store is not None else Config())
+    params = cfg.dedup
+    cols = pair_columns(rows[0])
+    story_decisions = None
+    if cols is not None:
+        items_a, items_b = _items(rows, *cols)
+        what = f"text pairs ({cols[0]}, {cols[1]})"
+    else:
+        if "id_a" not in rows[0] or "id_b" not in rows[0]:
+            raise InputError("pair file: needs id_a, id_b or text columns")
+        if store is None:
+            raise InputError("pairs of ids need a database (--db) or an input file (--input)")
+        texts = store.all_texts()
+        ids = [(str(r["id_a"]), str(r["id_b"])) for r in rows]
+        missing = [i for pair in ids for i in pair if i not in texts]
+        if missing:
+            raise InputError(f"{len(missing)} pair id(s) not in the database, e.g. {missing[0]!r}")
+        items_a = [texts[a] for a, _ in ids]
+        items_b = [texts[b] for _, b in ids]
+        what = "stored article pairs (id_a, id_b)"
+        dup, story, _ = store.cluster_assignments()
+        if story:
+            story_decisions = [story.get(a) is not None and story.get(a) == story.get(b)
+                               for a, b in ids]
+    content = lambda it: Article(id="x", title=it[0], text=it[1]).content  # noqa: E731
+    exps = [explain_dedup(content(a), content(b), params) for a, b in zip(items_a, items_b)]
+    if cols is None:
+        decisions = [dup.get(a) is not None and dup.get(a) == dup.get(b) for a, b in ids]
+    else:
+        decisions = [e.joined for e in exps]  # the engine's own rule on the two texts
+    about: dict[str, Any] = {
+        "kind": what, "pairs": len(rows), "label_column": gold.label_column,
+        "positive_class": gold.positive, "positive_derived": gold.derived,
+        "near_duplicates": "score = shingle Jaccard; decision = the near-duplicate rule "
+                           f"(threshold {params.threshold:g})"}
+    out = Evaluation(about, {"near_duplicates": pair_scores(
+        gold.labels, [e.jaccard for e in exps], decisions, positive_at=gold.positive_at)})
+    if stories:
+        scorer = default_scorer()
+        if embedder is None:
+            embedder = embedder_factory() if embedder_factory else _embedder(cfg.embed)
+        p = story_probabilities(items_a, items_b, embedder, scorer)
+        dec = story_decisions if story_decisions is not None else list(p >= scorer.threshold)
+        n_texts = len(set(items_a) | set(items_b))
+        about["stories"] = (
+            "score = P(same story), hybrid scorer (shipped scorer_v1.json), embedding "
+            f"{_model_name(cfg.embed)}, document frequencies of the file's {n_texts} distinct "
+            "texts, no times; decision = "
+            + ("the stored story membership" if story_decisions is not None
+               else f"P >= {scorer.threshold:g}"))
+        out.results["stories"] = pair_scores(gold.labels, p.tolist(), dec,
+                                             positive_at=gold.positive_at)
     return out
 
 
-#: Column pairs read as ``text_a, text_b`` in pair files (STS uses headline1/2, ANS s1/s2).
-TEXT_PAIR_ALIASES = (("text_a", "text_b"), ("headline1", "headline2"), ("s1", "s2"),
-                     ("sentence1", "sentence2"))
+def _embedder(embed):
+    from clustering.embed import Embedder
 
-
-def _pair_columns(row: dict) -> tuple[str, str] | None:
-    for a, b in TEXT_PAIR_ALIASES:
-        if a in row and b in row:
-            return a, b
-    return None
+    return Embedder(embed.model, lead_tokens=embed.lead_tokens, batch_size=embed.batch_size,
+                    backend=embed.backend if embed.model is None else "torch")
 
 
 def is_pair_file(path: str | Path) -> bool:
     """True when the gold file's first row has pair columns (id_a/id_b, or text pairs:
     text_a/text_b, headline1/headline2, s1/s2, sentence1/sentence2)."""
     rows = read_table(path)
-    return bool(rows) and (("id_a" in rows[0] and "id_b" in rows[0]) or _pair_columns(rows[0]) is not None)
+    return bool(rows) and (("id_a" in rows[0] and "id_b" in rows[0])
+                           or pair_columns(rows[0]) is not None)
 
 
-def format_report(results: dict[str, Any]) -> str:
-    """Readable tables for every result of :func:`evaluate_clusters` / :func:`evaluate_pairs`."""
-    parts = []
-    for name, res in results.items():
+def format_report(ev: Evaluation) -> str:
+    """The ``about`` lines, then a table per result (:func:`format_cluster_scores` /
+    :func:`format_pair_scores`, the latter naming the positive class)."""
+    head = [f"{k.replace('_', ' ')}: {v}" for k, v in ev.about.items() if v is not None]
+    parts = ["\n".join(head)]
+    for name, res in ev.results.items():
         title = name.replace("_", " ")
         parts.append(format_cluster_scores(res, title) if isinstance(res, ClusterScores)
-                     else format_pair_scores(res, title))
+                     else format_pair_scores(res, title, ev.about.get("positive_class")))
     return "\n\n".join(parts)
 
 
-__all__: Sequence[str] = ["read_table", "evaluate_clusters", "evaluate_pairs", "is_pair_file",
-                          "format_report"]
+__all__: Sequence[str] = ["CLUSTER_METRICS", "Evaluation", "engine_about", "evaluate_clusters",
+                          "evaluate_pairs", "format_report", "is_pair_file", "read_table"]

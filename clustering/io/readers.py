@@ -436,6 +436,37 @@ def _page_articles(path: Path, order: int, seen: set[str], result: ReadResult) -
     return len(result.articles)
 
 
+def field_columns(columns: Iterable[str], mapping: Mapping[str, str] | None = None, *,
+                  name: str = "file") -> dict[str, str]:
+    """Which column of a file each of our fields is read from, by the input readers' rules:
+    ``mapping`` (input column -> field) first, then :data:`DEFAULT_ALIASES` (``doc_id`` ->
+    ``id``, ``body`` -> ``text``, ...), then the column's own name, then the same in lower case.
+
+    Used by ``evaluate`` and ``train`` so a gold file's columns mean what they mean to ``run``.
+
+    Args:
+        columns: the file's column names, in file order.
+        mapping: explicit renames, as ``--map SOURCE=FIELD`` gives them.
+        name: the file, for the error message.
+
+    Returns:
+        field name -> column name, for the fields some column maps to (the first such column
+        when several do).
+
+    Raises:
+        InputError: ``mapping`` names a column that is not in ``columns``.
+    """
+    builder = _RecordBuilder(mapping, DEFAULT_MAX_CHARS, name, set(), 0)
+    cols = [str(c) for c in columns]
+    builder.check_columns(cols)
+    out: dict[str, str] = {}
+    for c in cols:
+        name = builder._field_of(c)
+        if name in ARTICLE_FIELDS:
+            out.setdefault(name, c)
+    return out
+
+
 def read_articles(paths: Iterable[str | Path], *, mapping: Mapping[str, str] | None = None,
                   max_chars: int = DEFAULT_MAX_CHARS) -> ReadResult:
     """Read article files into one list, in input order, with a report of what was skipped.

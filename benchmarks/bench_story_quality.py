@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 from common import CACHE
 from train_scorer import (
-    ECB_TRAIN,
     SET_WEIGHTS,
     TRAIN_ON,
+    TRAIN_TWIN,
     LabelledSet,
     train,
     training_sets,
@@ -46,7 +46,7 @@ from clustering.evaluate.metrics import bcubed, cluster_scores
 from clustering.stories import StoryParams, cluster_batch
 from clustering.stories.hybrid import (
     HybridStories,
-    assign_hybrid_online,
+    assign_hybrid_minibatch,
     cluster_hybrid_batch,
 )
 from clustering.stories.sparse import DocumentFrequencies
@@ -89,6 +89,7 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
     texts = [f"{i['title']}\n{i['text']}" for i in S.items]
     hyb = np.empty(n, dtype=object)
     onl = np.empty(n, dtype=object)
+    mini = np.empty(n, dtype=object)
     tfp = np.empty(n, dtype=object)
     thr_used = []
     t_feat = 0.0
@@ -98,7 +99,7 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
         tsets, parts = [], []
         for nm in TRAIN_ON:
             T = sets[nm]
-            same = nm == S.name or (S.name == "ecb" and nm == ECB_TRAIN)
+            same = nm == S.name or TRAIN_TWIN.get(S.name) == nm
             tsets.append(T)
             parts.append(np.flatnonzero([g not in held for g in T.groups]) if same else None)
         sc = train(tsets, parts, weights=SET_WEIGHTS)
@@ -106,15 +107,21 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
         lab = cluster_hybrid_batch(S.batch(te), sc)
         t_feat += time.perf_counter() - t0
         hyb[te] = [f"{k}-{x}" for x in lab]
-        # online: fresh state and document frequencies per fold, items in file order
-        state = HybridStories(S.emb.shape[1])
-        counter = itertools.count()
-        t0 = time.perf_counter()
-        asg = assign_hybrid_online(state, S.emb[te], [S.terms[i] for i in te],
-                                   [S.guards[i] for i in te], S.times[te], DocumentFrequencies(),
-                                   lambda k=k, c=counter: f"{k}-s{next(c)}", sc)
-        t_online += time.perf_counter() - t0
-        onl[te] = [a.story_id for a in asg]
+        # online: fresh state and document frequencies per fold, items in file order; item by
+        # item (a feed posting one article per call) and in the engine's mini-batches (a run
+        # over a file: StoryParams.online_batch items per mini-batch)
+        for out_arr, chunk in ((onl, 1), (mini, StoryParams().online_batch)):
+            state = HybridStories(S.emb.shape[1])
+            counter = itertools.count()
+            t0 = time.perf_counter()
+            asg = assign_hybrid_minibatch(state, S.emb[te], [S.terms[i] for i in te],
+                                          [S.guards[i] for i in te], S.times[te],
+                                          DocumentFrequencies(),
+                                          lambda k=k, c=counter: f"{k}-s{next(c)}", sc,
+                                          chunk=chunk)
+            if chunk == 1:
+                t_online += time.perf_counter() - t0
+            out_arr[te] = [state.resolve(a.story_id) for a in asg]
         # TF-IDF: threshold chosen on the training folds (one vectoriser per part, as a user
         # clustering that part alone would fit it)
         dtr = _tfidf_dist([texts[i] for i in tr])
@@ -126,7 +133,10 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
     e5 = cluster_batch(S.emb, S.times, guards, StoryParams())
     rows = [
         _row("hybrid scorer, batch (P >= 0.5)", gold, list(hyb), f"{folds}-fold grouped CV"),
-        _row("hybrid scorer, online (file order)", gold, list(onl), f"{folds}-fold grouped CV"),
+        _row("hybrid scorer, online item by item (file order, merges on)", gold, list(onl),
+             f"{folds}-fold grouped CV"),
+        _row(f"hybrid scorer, online in mini-batches of {StoryParams().online_batch} (engine "
+             "default)", gold, list(mini), f"{folds}-fold grouped CV"),
         _row("TF-IDF + agglomerative (average)", gold, list(tfp),
              "threshold by CV: " + ", ".join(f"{t:.3f}" for t in thr_used)),
         _row("E5-only engine (defaults)", gold, [str(x) for x in e5],
@@ -136,6 +146,47 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
               "batch_features_scoring_ms_per_item": 1000 * t_feat / n,
               "online_ms_per_item": 1000 * t_online / n}
     return rows, timing
+
+
+def evaluate_pair_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> list[str]:
+    """Rows for a labelled pair set (the cross-lingual pairs): per fold (grouped by the English
+    article) the scorer is trained without the held-out pairs' items, and scores them; beside
+    it the embedding cosine, its threshold chosen on the training folds (best F1)."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GroupKFold
+
+    ii, jj, y = S.pairs
+    feats = S.batch().pairs(ii, jj)
+    cos = feats[:, 0]
+    p = np.empty(y.size)
+    cthr = np.empty(y.size)
+    pair_groups = S.groups[ii]
+    for tr, te in GroupKFold(folds).split(np.arange(y.size), groups=pair_groups):
+        held = set(pair_groups[te])
+        parts = [np.flatnonzero([g not in held for g in sets[nm].groups]) if nm == S.name else None
+                 for nm in TRAIN_ON]
+        sc = train([sets[nm] for nm in TRAIN_ON], parts, weights=SET_WEIGHTS)
+        p[te] = sc.proba(feats[te])
+        grid = np.unique(np.round(cos[tr], 3))
+        cthr[te] = max(grid, key=lambda t: _f1(y[tr], cos[tr] >= t))
+
+    def row(name, score, pred, note):
+        tp = int(np.sum(pred & (y == 1)))
+        prec = tp / max(1, int(pred.sum()))
+        rec = tp / max(1, int(y.sum()))
+        f1 = 2 * prec * rec / max(1e-12, prec + rec)
+        return (f"| {S.name} ({y.size} pairs, {int(y.sum())} same) | {name} | "
+                f"{roc_auc_score(y, score):.3f} | {prec:.3f} | {rec:.3f} | {f1:.3f} | {note} |")
+
+    return ["| set | score | ROC AUC | P | R | F1 | decision |", "|---|---|---|---|---|---|---|",
+            row("hybrid scorer P(same story)", p, p >= 0.5, f"P >= 0.5, {folds}-fold grouped CV"),
+            row("embedding cosine", cos, cos >= cthr,
+                "threshold by CV: " + ", ".join(f"{t:.3f}" for t in sorted(set(cthr))))]
+
+
+def _f1(y: np.ndarray, pred: np.ndarray) -> float:
+    tp = float(np.sum(pred & (y == 1)))
+    return 2 * tp / max(1.0, float(pred.sum()) + float(y.sum()))
 
 
 def shuffled_invariance(S: LabelledSet, seed: int = 1) -> float:
@@ -153,21 +204,31 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--out", default=str(CACHE / "story_quality.md"))
+    ap.add_argument("--sets", default="ecb,uci,egyar,xl",
+                    help="comma-separated: ecb, uci, egyar (story sets), xl (cross-lingual pairs)")
+    ap.add_argument("--set-weight", action="append", default=[], metavar="NAME=W",
+                    help="override a training set's weight (0 leaves it out), e.g. ans=0")
     args = ap.parse_args(argv)
+    for kv in args.set_weight:
+        k, _, v = kv.partition("=")
+        SET_WEIGHTS[k] = float(v)
     sets = training_sets()
     head = ("| set | method | B-cubed P | B-cubed R | B-cubed F1 | pairwise F1 | ARI | clusters "
             "| notes |")
     lines = [head, "|---|---|---|---|---|---|---|---|---|"]
     timings = {}
-    for name in ("ecb", "uci"):
+    names = [nm for nm in args.sets.split(",") if nm != "xl"]
+    pair_lines = evaluate_pair_set(sets["xl"], sets, args.folds) if "xl" in args.sets.split(",") else []
+    print("\n".join(pair_lines), flush=True)
+    for name in names:
         S = sets[name]
         rows, timings[name] = evaluate_set(S, sets, args.folds)
         for r in rows:
             cells = [f"{x:.3f}" if isinstance(x, float) else str(x) for x in r]
             lines.append(f"| {name} ({len(S)}) | " + " | ".join(cells) + " |")
-        print("\n".join(lines[-4:]), flush=True)
-    inv = {name: shuffled_invariance(sets[name]) for name in ("ecb", "uci")}
-    text = "\n".join(lines) + "\n\n" + "\n".join(
+        print("\n".join(lines[-len(rows):]), flush=True)
+    inv = {name: shuffled_invariance(sets[name]) for name in names}
+    text = "\n".join(lines) + "\n\n" + "\n".join(pair_lines) + "\n\n" + "\n".join(
         f"- {k}: {v}" for k, v in timings.items()) + "\n" + "\n".join(
         f"- batch B-cubed F1 between file order and shuffled order, {k}: {v:.4f}"
         for k, v in inv.items()) + "\n"

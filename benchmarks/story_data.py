@@ -74,6 +74,62 @@ def seed_items() -> list[dict]:
     return out
 
 
+def egyar_items() -> list[dict]:
+    """The hand-labelled Arabic EgyNews story set (``benchmarks/data/``, 450 near-duplicate
+    group representatives of 2013-02-06 and 2013-02-10, labelled by reading): gold = story,
+    group = the candidate neighbourhood it was labelled in (stories never cross one)."""
+    import gzip
+    import json
+
+    from labelled_sets import EGYNEWS_AR_STORIES
+
+    out = []
+    with gzip.open(EGYNEWS_AR_STORIES, "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            t = datetime.fromisoformat(r["timestamp"].replace(" ", "T")).replace(tzinfo=UTC)
+            out.append({"id": r["id"], "title": r["title"] or "", "text": r["body"] or "",
+                        "time": t.timestamp(), "gold": r["story"],
+                        "group": f"{r['story'][:3]}-{r['neighbourhood']}"})
+    return out
+
+
+def egyar_headline_items() -> list[dict]:
+    """The Arabic story set reduced to titles (headline-only twins, ids with a ``#h`` suffix):
+    with the articles they give Arabic headline-vs-headline and headline-vs-article pairs of
+    real news stories, which no other labelled set has (ANS pairs are paraphrases of claims)."""
+    return [dict(d, id=d["id"] + "#h", text="") for d in egyar_items()]
+
+
+def xl_pairs() -> tuple[list[dict], np.ndarray, np.ndarray, np.ndarray]:
+    """The hand-labelled English-Arabic EgyNews pairs (``benchmarks/data/``, labelled by
+    reading) as items and pairs: ``(items, ii, jj, y)``, y = 1 for ``same`` (one event), 0 for
+    ``near`` (same topic, another event or development: hard negatives) and ``other``.
+    Distinct articles are one item each; group = the English article (the unit of CV)."""
+    from labelled_pairs import load_crosslingual_pairs
+
+    index: dict[str, int] = {}
+    items: list[dict] = []
+    ii, jj, y = [], [], []
+
+    def item(r: dict, side: str, group: str) -> int:
+        aid = r[f"id_{side}"]
+        if aid not in index:
+            index[aid] = len(items)
+            t = datetime.fromisoformat(r[f"timestamp_{side}"].replace(" ", "T")).replace(tzinfo=UTC)
+            items.append({"id": aid, "title": r[f"title_{side}"] or "", "text": r[f"body_{side}"] or "",
+                          "time": t.timestamp(), "gold": aid, "group": group})
+        return index[aid]
+
+    for r in load_crosslingual_pairs():
+        a = item(r, "a", r["id_a"])
+        b = item(r, "b", r["id_a"])
+        ii.append(a)
+        jj.append(b)
+        y.append(int(r["label"] == "same"))
+    return items, np.array(ii), np.array(jj), np.array(y)
+
+
 def ans_pairs() -> tuple[list[dict], np.ndarray, np.ndarray, np.ndarray]:
     """ANS Arabic headline pairs (train + dev) as items and pairs: ``(items, ii, jj, y)``, y = 1
     for ``agree`` (a paraphrase: same story), 0 for ``disagree`` (the claim with a fact changed:
@@ -103,12 +159,15 @@ def embeddings(name: str, items: list[dict]) -> np.ndarray:
 
 
 def load(name: str) -> tuple[list[dict], np.ndarray]:
-    """``(items, embeddings)`` for ``"ecb"``, ``"uci"``, ``"seed"`` or ``"ans"`` (items only)."""
+    """``(items, embeddings)`` for ``"ecb"``, ``"ecbh"``, ``"uci"``, ``"seed"``, ``"egyar"``, ``"egyarh"``,
+    ``"ans"`` or ``"xl"`` (the last two: the items of labelled pairs)."""
     if name == "ans":
         items = ans_pairs()[0]
+    elif name == "xl":
+        items = xl_pairs()[0]
     else:
         items = {"ecb": ecb_items, "ecbh": ecb_headline_items, "uci": uci_items,
-                 "seed": seed_items}[name]()
+                 "seed": seed_items, "egyar": egyar_items, "egyarh": egyar_headline_items}[name]()
     return items, embeddings(name, items)
 
 

@@ -3,15 +3,18 @@
     PYTHONPATH=$PWD HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/train_scorer.py \
         [--out clustering/stories/scorer_v1.json]
 
-Training data (``/work/shared/data``, see its README): ECB+ topics 1-35 (772 English articles,
-gold ``story_id``; hard negatives: the other story of the same topic) and uci-headlines (2,989
-English headlines of 44 stories; rows shuffled, day-level dates) and ANS (Arabic headline
-pairs: paraphrases as same-story pairs, claims with one fact changed as different-story
-pairs; the only Arabic labels there are). Each set weighs the same in the
-fit. Pairs: :func:`clustering.stories.scorer.training_pairs`; features:
-:class:`clustering.stories.features.PairBatch` with document frequencies of the set itself (as
-a store holding those items would have them); model:
-:func:`clustering.stories.scorer.fit_features` (logistic regression).
+Training data (``/work/shared/data``, see its README, and the project's own hand-labelled sets
+in ``benchmarks/data/``, see the README there): ECB+ topics 1-35 (772 English articles, gold
+``story_id``; hard negatives: the other story of the same topic) and their headline-only twins;
+uci-headlines (2,989 English headlines of 44 stories; rows shuffled, day-level dates); ANS
+(Arabic headline pairs: paraphrases as same-story pairs, claims with one fact changed as
+different-story pairs, weight 0.3); the Arabic EgyNews stories (450 full articles, 302 stories,
+hard negatives inside each candidate neighbourhood); the English-Arabic EgyNews pairs (565 pairs,
+``same`` vs ``near``/``other``: the only cross-script labels). Each set weighs the same in the
+fit (``SET_WEIGHTS`` scales it). Pairs: :func:`clustering.stories.scorer.training_pairs` (or the
+sets' own labelled pairs); features: :class:`clustering.stories.features.PairBatch` with document
+frequencies of the set itself (as a store holding those items would have them); model:
+:func:`clustering.stories.scorer.fit_features`.
 
 Embeddings come from the cache of ``benchmarks/story_data.py`` (filled on first use).
 """
@@ -40,18 +43,24 @@ SETS = ("ecb", "uci", "ans")
 #: What the shipped scorer is trained on, and each set's weight in the fit. ANS weighs less:
 #: its negatives are one claim with one fact changed, harder than any two news stories, and at
 #: full weight they make the scorer split Arabic headlines of one story (the seed page's).
-TRAIN_ON = ("ecb+h", "uci", "ans")
-SET_WEIGHTS = {"ecb+h": 1.0, "uci": 1.0, "ans": 0.3}
+TRAIN_ON = ("ecb+h", "uci", "ans", "egyar+h", "xl")
+SET_WEIGHTS = {"ecb+h": 1.0, "uci": 1.0, "ans": 0.3, "egyar+h": 1.0, "xl": 1.0}
 #: ECB+ articles and their headline-only twins, trained on as one set.
 ECB_TRAIN = "ecb+h"
+#: The set trained on in place of a scored set (the articles plus their headline twins).
+TRAIN_TWIN = {"ecb": ECB_TRAIN, "egyar": "egyar+h"}
 
 
 def training_sets(ans: bool = True) -> dict[str, LabelledSet]:
     """The labelled sets by name: "ecb" (articles, what is scored), "ecb+h" (articles and
-    their headline-only twins, what is trained on), "uci", and "ans" when asked for."""
+    their headline-only twins, what is trained on), "uci", "egyar" / "egyar+h" (the Arabic
+    stories, and with their headline twins), "xl" (cross-lingual pairs), "ans" when asked for."""
     ecb = LabelledSet("ecb")
     out = {"ecb": ecb, ECB_TRAIN: LabelledSet.merged(ECB_TRAIN, [ecb, LabelledSet("ecbh")]),
-           "uci": LabelledSet("uci")}
+           "uci": LabelledSet("uci"), "xl": LabelledSet("xl")}
+    egyar = LabelledSet("egyar")
+    out.update({"egyar": egyar,
+                "egyar+h": LabelledSet.merged("egyar+h", [egyar, LabelledSet("egyarh")])})
     if ans:
         out["ans"] = LabelledSet("ans")
     return out
@@ -65,10 +74,10 @@ class LabelledSet:
         self.items, self.emb = loaded or load(name)
         #: explicit labelled pairs (ANS) instead of pairs sampled from gold stories
         self.pairs = None
-        if name == "ans":
-            from story_data import ans_pairs
+        if name in ("ans", "xl"):
+            from story_data import ans_pairs, xl_pairs
 
-            _, ii, jj, y = ans_pairs()
+            _, ii, jj, y = (ans_pairs if name == "ans" else xl_pairs)()
             self.pairs = (ii, jj, y)
         t0 = time.perf_counter()
         self.terms, self.guards = prepare([i["title"] for i in self.items],
@@ -95,8 +104,9 @@ class LabelledSet:
                          self.times[ix], self.df)
 
     def hard_groups(self, ix=None):
-        """Groups for hard negatives (ECB+ topics), or None where groups are the stories."""
-        if not self.name.startswith("ecb"):
+        """Groups for hard negatives (ECB+ topics, the Arabic set's candidate neighbourhoods),
+        or None where groups are the stories."""
+        if not (self.name.startswith("ecb") or self.name.startswith("egyar")):
             return None
         ix = np.arange(len(self)) if ix is None else np.asarray(ix)
         return list(self.groups[ix])
@@ -109,9 +119,16 @@ def train(sets: list[LabelledSet], parts: list | None = None, *, meta=None,
     parts = parts or [None] * len(sets)
     Xs, ys, ws = [], [], []
     for s, ix in zip(sets, parts):
+        if (weights or {}).get(s.name, 1.0) == 0.0:
+            continue
         b = s.batch(ix)
         if s.pairs is not None:
             ii, jj, y = s.pairs
+            if ix is not None:  # the pairs with both items in ix, indexed into the batch
+                pos = np.full(len(s), -1)
+                pos[np.asarray(ix)] = np.arange(len(ix))
+                keep = (pos[ii] >= 0) & (pos[jj] >= 0)
+                ii, jj, y = pos[ii[keep]], pos[jj[keep]], y[keep]
         else:
             ii, jj, y = training_pairs(list(s.gold if ix is None else s.gold[ix]), b.emb,
                                        groups=s.hard_groups(ix))

@@ -76,7 +76,10 @@ def test_online_hybrid_keeps_state_and_document_frequencies_in_the_store(article
         assert units2 > units
         assert scalar(st, "SELECT df FROM doc_freqs WHERE term = ''") == units2
         now = open_stories(nc)
-        assert {k: now[k] for k in first} == first             # online never moves members
+        # online moves members only when their story merged into another (a new unit bridged)
+        merged = dict(st.con.execute(
+            "SELECT story_id, other_story_id FROM story_events WHERE kind = 'merged_into'").fetchall())
+        assert all(now[k] == v or merged.get(v) == now[k] for k, v in first.items())
         sizes = dict(st.con.execute("SELECT story_id, units FROM stories WHERE units > 0").fetchall())
         states = {k: json.loads(v)["size"] for k, v in st.con.execute(
             "SELECT story_id, state FROM story_state").fetchall()}
@@ -88,6 +91,44 @@ def test_online_hybrid_keeps_state_and_document_frequencies_in_the_store(article
             "SELECT story_id, state FROM story_state").fetchall()}
         assert states == sizes
         assert scalar(st, "SELECT df FROM doc_freqs WHERE term = ''") == units2  # no recount
+
+
+def test_online_merges_stored_stories_a_new_item_bridges(embedder):
+    """uci headlines posted 10 per call, item by item (online_batch=1): when an item bridges two
+    stored stories they merge; the store keeps one open membership per article, the merged
+    story closed (status merged, a merged_into event, no state), the states in step."""
+    import csv
+
+    from .conftest import shared
+
+    with open(shared("uci-headlines/uci_news_aggregator_dev_stories.csv"), encoding="utf-8",
+              newline="") as f:
+        rows = list(csv.DictReader(f))
+    keep = sorted({r["STORY"] for r in rows})[:6]
+    rows = [r for r in rows if r["STORY"] in keep]
+    rows = [rows[k] for k in np.random.default_rng(0).permutation(len(rows))[:200]]
+    arts = [{"id": r["ID"], "title": r["TITLE"], "published": "2014-03-10T00:00:00Z"} for r in rows]
+    cfg = Config().replace(stories={"online_batch": 1})
+    with NewsClusterer(":memory:", cfg, embedder=embedder) as nc:
+        for lo in range(0, len(arts), 10):
+            nc.ingest(arts[lo:lo + 10])
+        st = nc.store
+        events = st.con.execute("SELECT story_id, other_story_id FROM story_events "
+                                "WHERE kind = 'merged_into'").fetchall()
+        assert events, "no stored stories merged in 20 calls"
+        gone = {a for a, _ in events}
+        members = open_stories(nc)
+        assert len(members) == scalar(st, "SELECT count(*) FROM articles")
+        assert gone.isdisjoint(members.values())
+        status = dict(st.con.execute("SELECT story_id, status FROM stories").fetchall())
+        assert all(status[g] == "merged" for g in gone)
+        states = {k: json.loads(v)["size"] for k, v in st.con.execute(
+            "SELECT story_id, state FROM story_state").fetchall()}
+        assert gone.isdisjoint(states)
+        sizes = dict(st.con.execute("SELECT story_id, units FROM stories WHERE units > 0").fetchall())
+        assert states == sizes
+        gold = {r["ID"]: r["STORY"] for r in rows}
+        assert bcubed([gold[k] for k in members], list(members.values())).f1 > 0.8
 
 
 def test_explain_reports_probability_features_and_threshold(articles, embedder):

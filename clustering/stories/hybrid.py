@@ -10,14 +10,19 @@
   representative guard features, last time, headline and Arabic fractions; the few best then
   rescored as the mean probability against up to ``max_members`` kept members, the
   average-linkage score of batch mode), the best probability >= threshold joins, otherwise a
-  new story (Miranda et al. 2018, EMNLP, "Multilingual Clustering of Streaming News").
+  new story (Miranda et al. 2018, EMNLP, "Multilingual Clustering of Streaming News"); an item
+  that bridges two stories merges them when their members' average probability reaches the
+  threshold, as average linkage would.
+* :func:`assign_hybrid_minibatch`: the engine's online mode: each chunk of items is clustered
+  by :func:`cluster_hybrid_batch` first, then each cluster is matched to the active stories;
+  chunks of one item are :func:`assign_hybrid_online`.
 
 Order: batch mode does not depend on input order (the distance matrix is permuted with the
 items; ties between equal distances are the only exception and are measured not to occur on
 real data, see ``tests/test_stories_hybrid.py``). Online mode is deterministic for a given
 order, but order matters, as in any single-pass clusterer: an item joins the best story that
-exists *when it arrives*, stories never merge afterwards, and document frequencies (hence idf
-weights) grow as items arrive.
+exists *when it arrives*, stories merge later only through a bridging item and never split,
+and document frequencies (hence idf weights) grow as items arrive.
 """
 
 from __future__ import annotations

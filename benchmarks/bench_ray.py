@@ -60,6 +60,33 @@ def days_input(days: list[str]) -> Path:
     return path
 
 
+def _rss_mb() -> float:
+    """The process's resident memory now (MiB, /proc/self/status VmRSS)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+class RssByStage:
+    """A progress reporter that notes the driver's RSS and DuckDB's own memory when each stage
+    starts (where driver memory goes as the input grows)."""
+
+    def __init__(self, store):
+        self.store = store
+        self.stages: list[tuple[str, float, float]] = []
+
+    def _duckdb_mb(self) -> float:
+        rows = self.store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
+        return round((rows[0][0] or 0) / 2**20, 1)
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        self.stages.append((name, _rss_mb(), self._duckdb_mb()))
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
 def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] | None = None) -> dict:
     """One run into a fresh store (``store`` "memory" or "file": a DuckDB file under OUT, so the
     driver does not hold the data); wall seconds and the driver's peak RSS. With ``days`` the
@@ -81,10 +108,14 @@ def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] |
         if engine == "ray":
             ray.init(num_cpus=cpus, object_store_memory=1 << 30, include_dashboard=False, log_to_driver=False)
             t0 = time.perf_counter()
-            s = ingest_ray(nc, [path], options=RayOptions(num_cpus=cpus))
+            prog = RssByStage(nc.store)
+            s = ingest_ray(nc, [path], options=RayOptions(num_cpus=cpus), progress=prog)
+            prog.stage("end")
+            stages = {"rss_by_stage_mb": prog.stages}
         else:
             t0 = time.perf_counter()
             s = nc.ingest([path])
+            stages = {}
         secs = time.perf_counter() - t0
         rows = nc.store.con.execute("SELECT article_id, group_id FROM dup_members").fetchall()
         stories_in = {}
@@ -102,7 +133,8 @@ def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] |
             "articles_per_s": round(s.new_articles / secs, 1), "ms_per_article": round(1000 * secs / s.new_articles, 2),
             "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "driver_rss_before_mb": round(rss0, 1), "groups": s.groups, "exact": s.exact_repeats,
-            "near": s.near_duplicates, "candidates": s.lsh_candidates, "partition": str(part_file), **stories_in}
+            "near": s.near_duplicates, "candidates": s.lsh_candidates, "partition": str(part_file), **stories_in,
+            **stages}
 
 
 def _spawn(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] | None = None) -> dict:

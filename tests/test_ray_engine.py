@@ -253,3 +253,27 @@ def test_updates_and_canonical_urls_as_in_a_local_run(tmp_path):
         again = _ray(distributed, [second])
         assert (again.new_articles, again.updated_text, again.updated_metadata) == (0, 0, 0)
         assert _state(distributed)[0] == part_r
+
+
+def test_stories_agree_with_local_engine_on_a_slice(tmp_path):
+    # stories at the defaults (online, hybrid scorer): the Ray run embeds the new groups'
+    # representatives on its actor pool and runs the local story step on the driver
+    from clustering import Config, NewsClusterer
+    from clustering.evaluate.metrics import bcubed
+
+    path = _write(tmp_path / "slice.jsonl", _day_rows(450))
+    with NewsClusterer(":memory:", Config()) as local, NewsClusterer(":memory:", Config()) as distributed:
+        s_local = local.ingest([path])
+        s_ray = _ray(distributed, [path])
+        assert s_local.stories["embedded"] == s_ray.stories["embedded"] > 300
+        con_l, con_r = local.store.con, distributed.store.con  # tests read tables directly
+        # the actor pool's vectors are the story step's (same model id, nothing re-embedded)
+        emb = "SELECT model_id, count(*) FROM embeddings GROUP BY 1"
+        assert con_r.execute(emb).fetchall() == con_l.execute(emb).fetchall()
+        open_ = "SELECT article_id, story_id FROM story_members WHERE valid_to IS NULL ORDER BY 1"
+        loc, ray_ = dict(con_l.execute(open_).fetchall()), dict(con_r.execute(open_).fetchall())
+        assert sorted(loc) == sorted(ray_) and len(loc) == 450
+        ids = sorted(loc)
+        m = bcubed([loc[i] for i in ids], [ray_[i] for i in ids])
+        assert m.f1 >= 0.99, m
+        assert len(set(loc.values())) < 440  # stories join articles, not all singletons

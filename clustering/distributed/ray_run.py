@@ -4,6 +4,9 @@ Stages (every one a Ray Data operation over Arrow batches, calling the pure func
 :mod:`clustering.distributed.batches`):
 
 1. read: one Ray task per input file, with the engine's readers (same validation and skips);
+   then article versions and canonical URLs (:func:`_updates_stage`): records that may be
+   updates of stored articles are planned and applied on the driver by the local code
+   (:mod:`clustering.updates`), and the new versions rejoin the pipeline;
 2. fingerprint: ``map_groups`` over the local engine's fingerprint batches
    (``RunParams.fingerprint_batch`` new articles in input order) -- normalise, shingle, learn
    and drop outlet boilerplate, mark generic titles, MinHash signatures
@@ -20,14 +23,20 @@ Stages (every one a Ray Data operation over Arrow batches, calling the pure func
    edge list is ever collected on the driver; a group's id is its member of smallest ``seq``;
 7. representatives: shuffle on the group id, :func:`~clustering.dedup.rules.choose_representative`;
 8. embeddings of new groups' representatives on an actor pool (one
-   :class:`~clustering.embed.Embedder` per actor), when stories are on.
+   :class:`~clustering.embed.Embedder` per actor, built as the story step builds its own:
+   :func:`clustering.story_step.embedder_for`), when stories are on; the story step itself
+   (:class:`clustering.story_step.StoryStep`, the local code) then runs on the driver over the
+   group representatives and finds their vectors stored.
 
 Results are written by the workers as Parquet shards and appended to the same DuckDB tables by
 the store (:class:`~clustering.store.bulk.BulkExchange`); stored history is read back the same
 way, so a Ray run into an existing store checks new articles against the stored signatures.
-What the driver holds: per-file counts, the ids of stored articles an edge touches (and their
-groups), and -- only when stories are on -- the new articles' group ids for the story step,
-which runs on the driver as in a local run.
+What the driver holds: per-file counts, the records that may be updates (and their plan), the
+ids of stored articles an edge touches (and their groups), and -- only when stories are on --
+the new articles' group ids for the story step, which runs on the driver as in a local run.
+Everything is written in one store transaction (updates included), as a local run; the
+store (DuckDB) lives in the driver process, and its memory for the run's rows until commit is
+what grows there with the input (benchmarks/RESULTS.md, "Ray Data engine").
 """
 
 from __future__ import annotations

@@ -87,6 +87,30 @@ class RssByStage:
         pass
 
 
+def probe_store_steps() -> list[tuple[str, float, float]]:
+    """Wrap the store's bulk load and publish (CHECKPOINT, snapshot copy) to note the driver's
+    RSS and peak RSS (MiB) after each; returns the list the notes go to."""
+    from clustering.store.base import StoreBase
+    from clustering.store.bulk import BulkExchange
+
+    log: list[tuple[str, float, float]] = []
+    peak = lambda: round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # noqa: E731
+    load, publish = BulkExchange.load_parquet, StoreBase.publish
+
+    def load_probe(self, name, paths):
+        n = load(self, name, paths)
+        log.append((f"loaded {name}", _rss_mb(), peak()))
+        return n
+
+    def publish_probe(self):
+        log.append(("committed", _rss_mb(), peak()))
+        publish(self)
+        log.append(("published (checkpoint, snapshot copy)", _rss_mb(), peak()))
+
+    BulkExchange.load_parquet, StoreBase.publish = load_probe, publish_probe
+    return log
+
+
 def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] | None = None) -> dict:
     """One run into a fresh store (``store`` "memory" or "file": a DuckDB file under OUT, so the
     driver does not hold the data); wall seconds and the driver's peak RSS. With ``days`` the
@@ -103,6 +127,7 @@ def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] |
         db = OUT / f"store_{engine}_{n}_{cpus}{'_stories' if days else ''}.duckdb"
         for p in (db, Path(f"{db}.wal"), Path(f"{db}.snapshot")):
             p.unlink(missing_ok=True)
+    store_steps = probe_store_steps() if store == "file" else []
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with NewsClusterer(db, cfg) as nc:
         if engine == "ray":
@@ -134,7 +159,7 @@ def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] |
             "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "driver_rss_before_mb": round(rss0, 1), "groups": s.groups, "exact": s.exact_repeats,
             "near": s.near_duplicates, "candidates": s.lsh_candidates, "partition": str(part_file), **stories_in,
-            **stages}
+            **stages, "store_steps_mb": store_steps}
 
 
 def _spawn(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] | None = None) -> dict:

@@ -225,6 +225,10 @@ class _EmbedActor:
         self.run_id = run_id
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        # one call per chunk of the local story step's (embed.chunk representatives in ingest
+        # order): the int8 model's vectors depend on the batch, so the same chunks give the
+        # same vectors as a local run
+        batch = batch.sort_by("seq")
         titles = [t or "" for t in batch.column("title").to_pylist()]
         texts = [t or "" for t in batch.column("text").to_pylist()]
         vecs = np.asarray(self.embedder.encode_articles(titles, texts), np.float32)
@@ -388,7 +392,8 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
     tmp = tempfile.TemporaryDirectory(prefix="ray-run-", dir=options.workdir)
     work = Path(tmp.name)
     try:
-        with store.transaction():
+        # DuckDB lives in this process: capped, the run's rows spill to disk (RunParams)
+        with store.memory_limited(nc.config.run.bulk_memory_mb), store.transaction():
             # 1. read, one task per file
             progress.stage("reading input (Ray tasks)")
             read_task = ray.remote(_read_one).options(num_returns=3)
@@ -613,10 +618,17 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
                 progress.stage("embedding representatives (actor pool)")
                 e = nc.config.embed
                 reps = _join(new_groups.select_columns(["representative_id"]),
-                             _rename(fp.select_columns(["id", "title", "text"]), {"id": "representative_id"}),
-                             "representative_id", "inner", shards)
-                vecs = reps.map_batches(_EmbedActor, fn_constructor_kwargs={"embed": e, "run_id": run_id},
-                    batch_size=e.chunk, batch_format="pyarrow", compute=rd.ActorPoolStrategy(size=options.embed_actors))
+                             _rename(fp.select_columns(["id", "title", "text", "seq"]), {"id": "representative_id"}),
+                             "representative_id", "inner", shards).materialize()
+                rseq = np.sort(np.concatenate([b["seq"] for b in reps.select_columns(["seq"]).iter_batches(
+                    batch_format="numpy", batch_size=1 << 20)]))
+                chunks = rseq[::e.chunk].astype(np.int64)
+                vecs = (reps.map_batches(lambda t: t.append_column("chunk", pa.array(
+                            B.fingerprint_batch_of(t.column("seq").to_numpy(), chunks), pa.int64())),
+                            batch_format="pyarrow")
+                        .groupby("chunk", num_partitions=max(1, min(shards, len(chunks))))
+                        .map_groups(_EmbedActor, fn_constructor_kwargs={"embed": e, "run_id": run_id},
+                                    batch_format="pyarrow", compute=rd.ActorPoolStrategy(size=options.embed_actors)))
                 embed_dir = work / "embeddings"
                 vecs.write_parquet(str(embed_dir))
 

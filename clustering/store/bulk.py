@@ -8,7 +8,8 @@ streamed by DuckDB). The column names are those of :mod:`clustering.store.schema
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from .base import StoreBase
@@ -65,6 +66,22 @@ class BulkExchange(StoreBase):
             "COPY (SELECT DISTINCT canonical_url AS url_key FROM articles WHERE listed_on IS NULL "
             f"AND canonical_url IS NOT NULL) TO {_quote(path)} (FORMAT parquet)")
         return int(self._scalar(f"SELECT count(*) FROM read_parquet({_quote(path)})"))
+
+    @contextmanager
+    def memory_limited(self, mb: int) -> Iterator[None]:
+        """Cap DuckDB's memory at ``mb`` MiB inside the block (restored after), so that a bulk
+        run's rows, its commit and the snapshot copy spill to disk instead of growing the
+        process with the input. Only for a database file (an in-memory one cannot spill its
+        tables); ``mb`` 0 leaves DuckDB's default (80% of RAM)."""
+        if not mb or not self._file:
+            yield
+            return
+        before = self._scalar("SELECT current_setting('memory_limit')")
+        self.con.execute(f"SET memory_limit = '{int(mb)}MiB'")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = '{before}'")
 
     def load_parquet(self, table_name: str, paths: Sequence[str | Path]) -> int:
         """Append the rows of Parquet shards to one of :data:`BULK_TABLES` (columns matched by

@@ -6,6 +6,8 @@ larger inputs hold more exact repeats but the same kind of text. Each measuremen
 process (its own Ray cluster, its own peak RSS); stories are off (dedup pipeline only).
 
     python benchmarks/bench_ray.py --sizes 10000 40000 --cpus 1 2 --equality
+    python benchmarks/bench_ray.py --sizes 10000 40000 160000 --cpus 2 --store file  # driver RSS
+    python benchmarks/bench_ray.py --sizes --stories-days 2013-02-06   # story agreement, stories on
     python benchmarks/bench_ray.py --one 10000 2        # one measurement, prints JSON
 """
 
@@ -46,45 +48,141 @@ def make_input(n: int) -> Path:
     return path
 
 
-def one(n: int, cpus: int, engine: str) -> dict:
-    """One run into a fresh in-memory store; wall seconds and the driver's peak RSS."""
+def days_input(days: list[str]) -> Path:
+    """A JSONL file of the archive's records published on ``days`` (YYYY-MM-DD), file order."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"egynews_days_{'_'.join(days)}.jsonl"
+    if not path.exists():
+        with gzip.open(EGYNEWS, "rt", encoding="utf-8") as f, open(path, "w", encoding="utf-8") as out:
+            for line in f:
+                if (json.loads(line).get("timestamp") or "")[:10] in days:
+                    out.write(line)
+    return path
+
+
+def _rss_mb() -> float:
+    """The process's resident memory now (MiB, /proc/self/status VmRSS)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+class RssByStage:
+    """A progress reporter that notes the driver's RSS and DuckDB's own memory when each stage
+    starts (where driver memory goes as the input grows)."""
+
+    def __init__(self, store):
+        self.store = store
+        self.stages: list[tuple[str, float, float]] = []
+
+    def _duckdb_mb(self) -> float:
+        rows = self.store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
+        return round((rows[0][0] or 0) / 2**20, 1)
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        self.stages.append((name, _rss_mb(), self._duckdb_mb()))
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+def probe_store_steps() -> list[tuple[str, float, float]]:
+    """Wrap the store's bulk load and publish (CHECKPOINT, snapshot copy) to note the driver's
+    RSS and peak RSS (MiB) after each; returns the list the notes go to."""
+    from clustering.store.base import StoreBase
+    from clustering.store.bulk import BulkExchange
+
+    log: list[tuple[str, float, float]] = []
+    peak = lambda: round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # noqa: E731
+    load, publish = BulkExchange.load_parquet, StoreBase.publish
+
+    def load_probe(self, name, paths):
+        n = load(self, name, paths)
+        log.append((f"loaded {name}", _rss_mb(), peak()))
+        return n
+
+    def publish_probe(self):
+        log.append(("committed", _rss_mb(), peak()))
+        publish(self)
+        log.append(("published (checkpoint, snapshot copy)", _rss_mb(), peak()))
+
+    BulkExchange.load_parquet, StoreBase.publish = load_probe, publish_probe
+    return log
+
+
+def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] | None = None) -> dict:
+    """One run into a fresh store (``store`` "memory" or "file": a DuckDB file under OUT, so the
+    driver does not hold the data); wall seconds and the driver's peak RSS. With ``days`` the
+    input is those EgyNews days and stories are on (defaults: online, hybrid scorer)."""
     import ray
 
     from clustering import Config, NewsClusterer
     from clustering.distributed import RayOptions, ingest_ray
 
-    path = make_input(n) if n else EGYNEWS
-    cfg = Config().replace(stories={"mode": "none"})
+    path = days_input(days) if days else make_input(n) if n else EGYNEWS
+    cfg = Config() if days else Config().replace(stories={"mode": "none"})
+    db = ":memory:"
+    if store == "file":
+        db = OUT / f"store_{engine}_{n}_{cpus}{'_stories' if days else ''}.duckdb"
+        for p in (db, Path(f"{db}.wal"), Path(f"{db}.snapshot")):
+            p.unlink(missing_ok=True)
+    store_steps = probe_store_steps() if store == "file" else []
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    with NewsClusterer(":memory:", cfg) as nc:
+    with NewsClusterer(db, cfg) as nc:
         if engine == "ray":
             ray.init(num_cpus=cpus, object_store_memory=1 << 30, include_dashboard=False, log_to_driver=False)
             t0 = time.perf_counter()
-            s = ingest_ray(nc, [path], options=RayOptions(num_cpus=cpus))
+            prog = RssByStage(nc.store)
+            s = ingest_ray(nc, [path], options=RayOptions(num_cpus=cpus), progress=prog)
+            prog.stage("end")
+            stages = {"rss_by_stage_mb": prog.stages}
         else:
             t0 = time.perf_counter()
             s = nc.ingest([path])
+            stages = {}
         secs = time.perf_counter() - t0
         rows = nc.store.con.execute("SELECT article_id, group_id FROM dup_members").fetchall()
         stories_in = {}
+        if days:
+            story_rows = nc.store.con.execute(
+                "SELECT article_id, story_id FROM story_members WHERE valid_to IS NULL").fetchall()
+            story_file = OUT / f"stories_{engine}_{'_'.join(days)}.json"
+            story_file.write_text(json.dumps(story_rows))
+            stories_in = {"stories": s.stories, "story_memberships": str(story_file)}
         if engine == "ray":
             ray.shutdown()
     part_file = OUT / f"partition_{engine}_{n}_{cpus}.json"
     part_file.write_text(json.dumps(rows))
-    return {"engine": engine, "n": s.new_articles, "cpus": cpus, "seconds": round(secs, 1),
+    return {"engine": engine, "n": s.new_articles, "cpus": cpus, "store": store, "seconds": round(secs, 1),
             "articles_per_s": round(s.new_articles / secs, 1), "ms_per_article": round(1000 * secs / s.new_articles, 2),
             "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "driver_rss_before_mb": round(rss0, 1), "groups": s.groups, "exact": s.exact_repeats,
-            "near": s.near_duplicates, "candidates": s.lsh_candidates, "partition": str(part_file), **stories_in}
+            "near": s.near_duplicates, "candidates": s.lsh_candidates, "partition": str(part_file), **stories_in,
+            **stages, "store_steps_mb": store_steps}
 
 
-def _spawn(n: int, cpus: int, engine: str) -> dict:
+def _spawn(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] | None = None) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    out = subprocess.run([sys.executable, __file__, "--one", str(n), str(cpus), "--engine", engine],
-                         capture_output=True, text=True, env=env)
+    cmd = [sys.executable, __file__, "--one", str(n), str(cpus), "--engine", engine, "--store", store]
+    out = subprocess.run(cmd + (["--stories-days", *days] if days else []), capture_output=True, text=True,
+                         env=env)
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def story_agreement(local_file: str, ray_file: str) -> dict:
+    """B-cubed P/R/F1 of the Ray run's open story memberships against the local run's (local as
+    "gold"), over the articles both hold."""
+    from clustering.evaluate.metrics import bcubed
+
+    loc, ray_ = dict(json.loads(Path(local_file).read_text())), dict(json.loads(Path(ray_file).read_text()))
+    ids = sorted(set(loc) & set(ray_))
+    m = bcubed([loc[i] for i in ids], [ray_[i] for i in ids])
+    return {"articles": len(ids), "only_local": len(set(loc) - set(ray_)), "only_ray": len(set(ray_) - set(loc)),
+            "bcubed_p": round(m.precision, 4), "bcubed_r": round(m.recall, 4), "bcubed_f1": round(m.f1, 4),
+            "stories_local": len(set(loc.values())), "stories_ray": len(set(ray_.values()))}
 
 
 def _partition(path: str) -> set[frozenset]:
@@ -101,11 +199,23 @@ def main() -> None:
     ap.add_argument("--equality", action="store_true", help="14 EgyNews days: Ray vs local partition")
     ap.add_argument("--one", type=int, nargs=2, metavar=("N", "CPUS"))
     ap.add_argument("--engine", default="ray")
+    ap.add_argument("--store", choices=["memory", "file"], default="memory",
+                    help="DuckDB in the driver's memory or a file (driver memory measurements)")
+    ap.add_argument("--stories-days", nargs="*", default=[], metavar="YYYY-MM-DD",
+                    help="stories on, over these EgyNews days: local vs Ray story agreement (B-cubed)")
     a = ap.parse_args()
     if a.one:
-        print(json.dumps(one(a.one[0], a.one[1], a.engine)))
+        print(json.dumps(one(a.one[0], a.one[1], a.engine, a.store, a.stories_days or None)))
         return
     results = []
+    if a.stories_days:
+        loc = _spawn(0, 2, "local", "file", a.stories_days)
+        ray_ = _spawn(0, 2, "ray", "file", a.stories_days)
+        agree = story_agreement(loc["story_memberships"], ray_["story_memberships"])
+        eq = _partition(loc["partition"]) == _partition(ray_["partition"])
+        results += [loc, ray_, {"story_agreement": agree, "partition_equal": eq}]
+        print(f"stories over {' '.join(a.stories_days)}: {loc['n']} articles; local {loc['seconds']} s, "
+              f"ray {ray_['seconds']} s; partition equal: {eq}; {json.dumps(agree)}", flush=True)
     if a.equality:
         loc, ray_ = _spawn(0, 2, "local"), _spawn(0, 2, "ray")
         results += [loc, ray_]
@@ -115,10 +225,10 @@ def main() -> None:
         results.append({"equality_14_days": eq})
     for n in a.sizes:
         for c in a.cpus:
-            r = _spawn(n, c, "ray")
+            r = _spawn(n, c, "ray", a.store)
             results.append(r)
             print(json.dumps(r), flush=True)
-    (OUT / "results.json").write_text(json.dumps(results, indent=1))
+    (OUT / f"results{'_stories' if a.stories_days else ''}.json").write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -277,15 +277,20 @@ class RunParams:
             input has at least ``parallel_from`` articles, else 1.
         parallel_from: smallest input fingerprinted by several processes when ``workers`` is 0
             (starting a worker costs about a second).
+        bulk_memory_mb: DuckDB's memory cap (MiB) while a Ray run (``--engine ray``) writes a
+            database file: its rows, commit and snapshot copy spill to disk, so the driver does
+            not grow with the input (benchmarks/RESULTS.md, "Ray Data engine"); 0: DuckDB's
+            default (80% of RAM).
     """
 
     fingerprint_batch: int = 2_000
     workers: int = 0
     parallel_from: int = 8_000
+    bulk_memory_mb: int = 512
 
     def __post_init__(self) -> None:
-        if self.fingerprint_batch < 1 or self.workers < 0 or self.parallel_from < 0:
-            raise ValueError("fingerprint_batch must be >= 1, workers and parallel_from >= 0")
+        if self.fingerprint_batch < 1 or self.workers < 0 or self.parallel_from < 0 or self.bulk_memory_mb < 0:
+            raise ValueError("fingerprint_batch must be >= 1, workers, parallel_from and bulk_memory_mb >= 0")
 
     def workers_for(self, n_articles: int) -> int:
         """The number of fingerprinting processes for an input of ``n_articles``."""

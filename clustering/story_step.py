@@ -116,12 +116,14 @@ class StoryStep:
 
     def _embedder(self):
         if self.embedder is None:
-            from clustering.embed import Embedder
-
-            backend = self.embed.backend if self.embed.model is None else "torch"
-            self.embedder = Embedder(self.embed.model, lead_tokens=self.embed.lead_tokens,
-                                     batch_size=self.embed.batch_size, backend=backend)
+            self.embedder = embedder_for(self.embed)
         return self.embedder
+
+    @property
+    def model_id(self) -> str:
+        """The ``model_id`` of the embeddings this step uses (loads no model when it can tell
+        from the settings; the Ray engine's embedding actors must produce this one)."""
+        return self._embedder().model_id
 
     # ---- the step ---------------------------------------------------------------------------
 
@@ -305,6 +307,18 @@ class StoryStep:
         events = [(e.story_id, e.kind, e.other_story_id, when, e.detail) for e in evs
                   if e.kind != "created"]
         return decided, moved, events
+
+
+def embedder_for(embed: EmbedParams):
+    """The :class:`~clustering.embed.Embedder` of ``embed`` (built lazily: no model is loaded
+    until the first encode). The default model runs on ``embed.backend``; another model on
+    torch. The one place that turns settings into an embedder, so that a Ray run's embedding
+    actors and the story step on the driver produce the same ``model_id`` and vectors."""
+    from clustering.embed import Embedder
+
+    backend = embed.backend if embed.model is None else "torch"
+    return Embedder(embed.model, lead_tokens=embed.lead_tokens, batch_size=embed.batch_size,
+                    backend=backend)
 
 
 def _load_active(store: Store, params: StoryParams, times: np.ndarray, dim: int) -> ActiveStories:

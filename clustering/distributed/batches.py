@@ -368,3 +368,40 @@ def lsh_band_rows(batch: pa.Table, params: DedupParams, config: str) -> pa.Table
     flat = np.concatenate(keys) if keys else np.zeros(0, np.int64)
     return pa.table({"config": pa.array([config] * len(items), pa.string()),
                      "key": pa.array(flat, pa.int64()), "item": pa.array(items, pa.string())})
+
+
+def url_columns(batch: pa.Table) -> pa.Table:
+    """Adds ``canonical_url`` (:func:`~clustering.io.urls.canonical_url` of ``url``, as a local
+    run stores it) and ``url_key`` (the same for a full article, null for a headline of a page's
+    list: only full articles are matched by URL, :mod:`clustering.updates`) to article rows."""
+    from clustering.io.urls import canonical_url
+
+    curls = [canonical_url(u) for u in batch.column("url").to_pylist()]
+    listed = batch.column("listed_on").to_pylist()
+    keys = [c if lo is None else None for c, lo in zip(curls, listed)]
+    return (batch.append_column("canonical_url", pa.array(curls, pa.string()))
+            .append_column("url_key", pa.array(keys, pa.string())))
+
+
+def same_version(batch: pa.Table) -> pa.Table:
+    """Adds ``same_version`` to article rows joined with the stored current facts
+    (``stored_hash`` ...; :meth:`~clustering.store.bulk.BulkExchange.export_current_facts`):
+    true when the record is exactly the stored current version (same content hash, published,
+    source, canonical URL and lang; :func:`clustering.updates.version_key`), so it is unchanged
+    without planning; false for other records (unseen, or possible updates)."""
+    from clustering.dedup.engine import content_hash
+    from clustering.normalise import normalise
+    from clustering.updates import version_key
+
+    out = []
+    for r in batch.select(["id", "title", "text", "published", "source", "canonical_url", "lang",
+                           "stored_hash", "stored_published", "stored_source", "stored_curl",
+                           "stored_lang"]).to_pylist():
+        if r["stored_hash"] is None:
+            out.append(False)
+            continue
+        h = content_hash(normalise(Article(id=r["id"], title=r["title"] or "", text=r["text"] or "").content))
+        out.append(version_key(r["id"], h, r["published"], r["source"], r["canonical_url"], r["lang"])
+                   == version_key(r["id"], r["stored_hash"], r["stored_published"], r["stored_source"],
+                                  r["stored_curl"], r["stored_lang"]))
+    return batch.append_column("same_version", pa.array(out, pa.bool_()))

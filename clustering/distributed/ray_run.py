@@ -4,6 +4,9 @@ Stages (every one a Ray Data operation over Arrow batches, calling the pure func
 :mod:`clustering.distributed.batches`):
 
 1. read: one Ray task per input file, with the engine's readers (same validation and skips);
+   then article versions and canonical URLs (:func:`_updates_stage`): records that may be
+   updates of stored articles are planned and applied on the driver by the local code
+   (:mod:`clustering.updates`), and the new versions rejoin the pipeline;
 2. fingerprint: ``map_groups`` over the local engine's fingerprint batches
    (``RunParams.fingerprint_batch`` new articles in input order) -- normalise, shingle, learn
    and drop outlet boilerplate, mark generic titles, MinHash signatures
@@ -20,14 +23,20 @@ Stages (every one a Ray Data operation over Arrow batches, calling the pure func
    edge list is ever collected on the driver; a group's id is its member of smallest ``seq``;
 7. representatives: shuffle on the group id, :func:`~clustering.dedup.rules.choose_representative`;
 8. embeddings of new groups' representatives on an actor pool (one
-   :class:`~clustering.embed.Embedder` per actor), when stories are on.
+   :class:`~clustering.embed.Embedder` per actor, built as the story step builds its own:
+   :func:`clustering.story_step.embedder_for`), when stories are on; the story step itself
+   (:class:`clustering.story_step.StoryStep`, the local code) then runs on the driver over the
+   group representatives and finds their vectors stored.
 
 Results are written by the workers as Parquet shards and appended to the same DuckDB tables by
 the store (:class:`~clustering.store.bulk.BulkExchange`); stored history is read back the same
 way, so a Ray run into an existing store checks new articles against the stored signatures.
-What the driver holds: per-file counts, the ids of stored articles an edge touches (and their
-groups), and -- only when stories are on -- the new articles' group ids for the story step,
-which runs on the driver as in a local run.
+What the driver holds: per-file counts, the records that may be updates (and their plan), the
+ids of stored articles an edge touches (and their groups), and -- only when stories are on --
+the new articles' group ids for the story step, which runs on the driver as in a local run.
+Everything is written in one store transaction (updates included), as a local run; the
+store (DuckDB) lives in the driver process, and its memory for the run's rows until commit is
+what grows there with the input (benchmarks/RESULTS.md, "Ray Data engine").
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ from clustering.config import DedupParams
 from clustering.dedup.engine import TITLE_KEY, Membership, shingle_texts, shingle_titles
 from clustering.distributed import batches as B
 from clustering.records import Article, SkipReport
+from clustering.updates import finish_updates
 
 __all__ = ["RayOptions", "connect", "ingest_ray"]
 
@@ -202,17 +212,23 @@ def _memberships(batch: pa.Table, run_id: int) -> pa.Table:
 class _EmbedActor:
     """Holds one :class:`~clustering.embed.Embedder`; embeds batches of representatives."""
 
-    def __init__(self, model: str | None, lead_tokens: int, batch_size: int, run_id: int):
+    def __init__(self, embed, run_id: int):
         import os
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from clustering.embed import Embedder
+        from clustering.story_step import embedder_for
 
-        self.embedder = Embedder(model, lead_tokens=lead_tokens, batch_size=batch_size)
+        # the story step's own builder: same backend, so the same model_id and vectors as a
+        # local run (an embedder built otherwise gave torch vectors the step did not use)
+        self.embedder = embedder_for(embed)
         self.run_id = run_id
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        # one call per chunk of the local story step's (embed.chunk representatives in ingest
+        # order): the int8 model's vectors depend on the batch, so the same chunks give the
+        # same vectors as a local run
+        batch = batch.sort_by("seq")
         titles = [t or "" for t in batch.column("title").to_pylist()]
         texts = [t or "" for t in batch.column("text").to_pylist()]
         vecs = np.asarray(self.embedder.encode_articles(titles, texts), np.float32)
@@ -376,236 +392,250 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
     tmp = tempfile.TemporaryDirectory(prefix="ray-run-", dir=options.workdir)
     work = Path(tmp.name)
     try:
-        # 1. read, one task per file
-        progress.stage("reading input (Ray tasks)")
-        read_task = ray.remote(_read_one).options(num_returns=3)
-        refs = [read_task.remote(i, p, dict(mapping) if mapping else None) for i, p in enumerate(paths)]
-        tables = [r[0] for r in refs]
-        skips = SkipReport()
-        notes: list[str] = []
-        for s, n in zip(ray.get([r[1] for r in refs]), ray.get([r[2] for r in refs])):
-            skips.merge(s)
-            notes.extend(n)
-        counts = ray.get([ray.remote(lambda t: t.num_rows).remote(t) for t in tables])
-        offsets = list(np.r_[0, np.cumsum(counts)[:-1]]) if counts else []
-        seq0 = store.next_seq()
-        total = int(sum(counts))
-        shards = options.shards or max(4, total // 20_000 + 4)  # ~20k articles per shard
-        arts = (rd.from_arrow_refs(tables)
-                .map_batches(_with_order, fn_kwargs={"offsets": [int(o) for o in offsets], "seq0": seq0},
-                             batch_format="pyarrow"))
-        # a repeated id across files: the first occurrence is kept, as in read_articles
-        dup = arts.groupby("id", num_partitions=shards).aggregate(rd.aggregate.Count(alias_name="n"),
-                                           rd.aggregate.Min("order", alias_name="first"))
-        dup_rows = _where(dup, lambda t: pc.greater(t.column("n"), 1)).take_all()
-        if dup_rows:
-            first = {r["id"]: r["first"] for r in dup_rows}
-            for r in dup_rows:
-                for _ in range(r["n"] - 1):
-                    skips.add("duplicate id", r["id"])
-            arts = arts.filter(lambda row: row["id"] not in first or row["order"] == first[row["id"]])
+        # DuckDB lives in this process: capped, the run's rows spill to disk (RunParams)
+        with store.memory_limited(nc.config.run.bulk_memory_mb), store.transaction():
+            # 1. read, one task per file
+            progress.stage("reading input (Ray tasks)")
+            read_task = ray.remote(_read_one).options(num_returns=3)
+            refs = [read_task.remote(i, p, dict(mapping) if mapping else None) for i, p in enumerate(paths)]
+            tables = [r[0] for r in refs]
+            skips = SkipReport()
+            notes: list[str] = []
+            for s, n in zip(ray.get([r[1] for r in refs]), ray.get([r[2] for r in refs])):
+                skips.merge(s)
+                notes.extend(n)
+            counts = ray.get([ray.remote(lambda t: t.num_rows).remote(t) for t in tables])
+            offsets = list(np.r_[0, np.cumsum(counts)[:-1]]) if counts else []
+            seq0 = store.next_seq()
+            total = int(sum(counts))
+            shards = options.shards or max(4, total // 20_000 + 4)  # ~20k articles per shard
+            arts = (rd.from_arrow_refs(tables)
+                    .map_batches(_with_order, fn_kwargs={"offsets": [int(o) for o in offsets], "seq0": seq0},
+                                 batch_format="pyarrow"))
+            # a repeated id across files: the first occurrence is kept, as in read_articles
+            dup = arts.groupby("id", num_partitions=shards).aggregate(rd.aggregate.Count(alias_name="n"),
+                                               rd.aggregate.Min("order", alias_name="first"))
+            dup_rows = _where(dup, lambda t: pc.greater(t.column("n"), 1)).take_all()
+            if dup_rows:
+                first = {r["id"]: r["first"] for r in dup_rows}
+                for r in dup_rows:
+                    for _ in range(r["n"] - 1):
+                        skips.add("duplicate id", r["id"])
+                arts = arts.filter(lambda row: row["id"] not in first or row["order"] == first[row["id"]])
 
-        summary = RunSummary(run_id=run_id, read=total + skips.total)
-        stored_n = store.counts()["articles"]
-        if stored_n:
-            # drop articles already stored: same id and text is a no-op, other text a counted skip
-            store.export_article_hashes(work / "stored_ids.parquet")
-            known = _rename(rd.read_parquet(str(work / "stored_ids.parquet")), {"content_hash": "stored_hash"})
-            arts = _join(arts, known, "id", "left", shards).materialize()
-            same = _where(arts, lambda t: pc.is_valid(t.column("stored_hash"))).map_batches(
-                _content_hashes, batch_format="pyarrow").select_columns(["id", "content_hash", "stored_hash"])
-            other = same.filter(lambda r: r["content_hash"] != r["stored_hash"]).take_all()
-            summary.already_stored = same.count() - len(other)
-            for r in other:
-                skips.add("id already stored with different text", r["id"])
-            arts = _where(arts, lambda t: pc.is_null(t.column("stored_hash"))).drop_columns(["stored_hash"])
-        arts = arts.materialize()
+            summary = RunSummary(run_id=run_id, read=total + skips.total)
+            stored_n = store.counts()["articles"]
+            # article versions and canonical URLs, as a local run: records that may be updates
+            # are planned on the driver (clustering.updates) and the new versions rejoin the
+            # pipeline; unchanged records are dropped, the rest is new
+            arts, plan, left, unchanged = _updates_stage(store, arts, run_id, started, seq0, skips, shards,
+                                                         work, stored_n)
+            summary.already_stored = unchanged + plan.unchanged
+            summary.updated_text = len(plan.text_updates)
+            summary.updated_metadata = len(plan.metadata_updates)
+            summary.matched_by_url = plan.by_url
+            stored_n = store.counts()["articles"]  # text updates took their old rows out
+            arts = arts.materialize()
 
-        # 2. fingerprint, in the local engine's fingerprint batches: RunParams.fingerprint_batch
-        # new articles in input order. Outlet boilerplate and generic titles are learned per
-        # batch (fingerprint_batch), so other batches would give other shingle sets and groups.
-        progress.stage("fingerprinting (map_groups over fingerprint batches)")
-        seqs = np.sort(np.concatenate([b["seq"] for b in arts.select_columns(["seq"]).iter_batches(
-            batch_format="numpy", batch_size=1 << 20)] or [np.zeros(0, np.int64)]))
-        bounds = seqs[::nc.config.run.fingerprint_batch].astype(np.int64)
-        fp = (arts.map_batches(lambda t: t.append_column("fp_batch", pa.array(
-                  B.fingerprint_batch_of(t.column("seq").to_numpy(), bounds), pa.int64())), batch_format="pyarrow")
-              .groupby("fp_batch", num_partitions=max(1, min(shards, len(bounds))))
-              .map_groups(B.fingerprint_table, fn_kwargs={"params": params}, batch_format="pyarrow"))
-        fp = fp.materialize()
-        summary.new_articles = fp.count()
-        boilerplate: list[np.ndarray] = [np.zeros(0, np.uint64)] * len(bounds)
-        for r in _where(fp, lambda t: pc.greater(pc.list_value_length(t.column("boilerplate")), 0)
-                        ).select_columns(["fp_batch", "boilerplate"]).take_all():
-            boilerplate[r["fp_batch"]] = np.asarray(r["boilerplate"], np.uint64)
-        if summary.new_articles == 0:
-            return _finish(nc, summary, skips, notes, started, t0, paths, mapping, command, "ray")
+            # 2. fingerprint, in the local engine's fingerprint batches: RunParams.fingerprint_batch
+            # new articles in input order. Outlet boilerplate and generic titles are learned per
+            # batch (fingerprint_batch), so other batches would give other shingle sets and groups.
+            progress.stage("fingerprinting (map_groups over fingerprint batches)")
+            seqs = np.sort(np.concatenate([b["seq"] for b in arts.select_columns(["seq"]).iter_batches(
+                batch_format="numpy", batch_size=1 << 20)] or [np.zeros(0, np.int64)]))
+            bounds = seqs[::nc.config.run.fingerprint_batch].astype(np.int64)
+            fp = (arts.map_batches(lambda t: t.append_column("fp_batch", pa.array(
+                      B.fingerprint_batch_of(t.column("seq").to_numpy(), bounds), pa.int64())), batch_format="pyarrow")
+                  .groupby("fp_batch", num_partitions=max(1, min(shards, len(bounds))))
+                  .map_groups(B.fingerprint_table, fn_kwargs={"params": params}, batch_format="pyarrow"))
+            fp = fp.materialize()
+            summary.new_articles = fp.count() - summary.updated_text
+            boilerplate: list[np.ndarray] = [np.zeros(0, np.uint64)] * len(bounds)
+            for r in _where(fp, lambda t: pc.greater(pc.list_value_length(t.column("boilerplate")), 0)
+                            ).select_columns(["fp_batch", "boilerplate"]).take_all():
+                boilerplate[r["fp_batch"]] = np.asarray(r["boilerplate"], np.uint64)
+            if fp.count() == 0:
+                if nc.story_step is not None and left:  # metadata updates changed stories
+                    summary.stories = nc.story_step(store, run_id, [], {}, progress, left=left)
+                return _finish(nc, summary, skips, notes, started, t0, paths, mapping, command, "ray",
+                               in_transaction=True)
 
-        # 3. exact repeats (stored hash leaders take part)
-        progress.stage("exact repeats (shuffle on content hash)")
-        # generic items (labels, generic titles) join nothing, not even their exact repeats
-        nodes = _where(fp, lambda t: pc.invert(t.column("generic"))).select_columns(
-            ["content_hash", "id", "seq"]).map_batches(
-            lambda t: t.append_column("stored", pa.array(np.zeros(t.num_rows, bool))), batch_format="pyarrow")
-        stored_sigs = None
-        if stored_n:
-            store.export_hash_leaders(work / "stored_hashes.parquet")
-            old = rd.read_parquet(str(work / "stored_hashes.parquet")).map_batches(
-                lambda t: t.append_column("stored", pa.array(np.ones(t.num_rows, bool))), batch_format="pyarrow")
-            nodes = nodes.union(old)
-            if store.export_signatures(config_key, work / "stored_sigs.parquet"):
-                stored_sigs = _rename(rd.read_parquet(str(work / "stored_sigs.parquet")),
-                                      {"article_id": "node"}).map_batches(
+            # 3. exact repeats (stored hash leaders take part)
+            progress.stage("exact repeats (shuffle on content hash)")
+            # generic items (labels, generic titles) join nothing, not even their exact repeats
+            nodes = _where(fp, lambda t: pc.invert(t.column("generic"))).select_columns(
+                ["content_hash", "id", "seq"]).map_batches(
+                lambda t: t.append_column("stored", pa.array(np.zeros(t.num_rows, bool))), batch_format="pyarrow")
+            stored_sigs = None
+            if stored_n:
+                store.export_hash_leaders(work / "stored_hashes.parquet")
+                old = rd.read_parquet(str(work / "stored_hashes.parquet")).map_batches(
                     lambda t: t.append_column("stored", pa.array(np.ones(t.num_rows, bool))), batch_format="pyarrow")
-        leaders = (nodes.map_batches(_add_shard, fn_kwargs={"column": "content_hash", "shards": shards},
+                nodes = nodes.union(old)
+                if store.export_signatures(config_key, work / "stored_sigs.parquet"):
+                    stored_sigs = _rename(rd.read_parquet(str(work / "stored_sigs.parquet")),
+                                          {"article_id": "node"}).map_batches(
+                        lambda t: t.append_column("stored", pa.array(np.ones(t.num_rows, bool))),
+                        batch_format="pyarrow")
+            leaders = (nodes.map_batches(_add_shard, fn_kwargs={"column": "content_hash", "shards": shards},
+                                         batch_format="pyarrow")
+                       .groupby("shard", num_partitions=shards)
+                     .map_groups(B.hash_leaders, batch_format="pyarrow").materialize())
+            repeats = _where(leaders, lambda t: pc.not_equal(t.column("leader_id"), t.column("id")))
+            exact = repeats.map_batches(lambda t: pa.table({
+                "new_id": t.column("id"), "new_seq": t.column("seq"), "other_id": t.column("leader_id"),
+                "other_seq": t.column("leader_seq"),
+                "other_stored": pc.less(t.column("leader_seq"), pa.scalar(seq0, pa.int64())),
+                "similarity": pa.array(np.ones(t.num_rows)), "rule": pa.array(["exact"] * t.num_rows, pa.string())}),
+                batch_format="pyarrow").materialize()
+            lead_ids = _where(leaders, lambda t: pc.equal(t.column("leader_id"), t.column("id"))).select_columns(["id"])
+
+            # 4. LSH banding: shuffle on band keys, candidate pairs per bucket, de-duplicated
+            progress.stage("LSH banding (shuffle on band keys)")
+            entries = fp.map_batches(_signature_entries, batch_format="pyarrow")
+            entries = _join(_rename(entries, {"node": "id"}), lead_ids, "id", "inner", shards)
+            entries = _rename(entries, {"id": "node"}).materialize()
+            sig_rows = entries.map_batches(lambda t: pa.table({
+                "article_id": t.column("node"), "config": pa.array([config_key] * t.num_rows, pa.string()),
+                "kind": t.column("kind"), "sig": t.column("sig")}), batch_format="pyarrow")
+            sig_rows.write_parquet(str(work / "signatures"))
+            # band keys as the local engine keeps them, so a later local run finds these entries
+            entries.map_batches(B.lsh_band_rows, fn_kwargs={"params": params, "config": params.band_key()},
+                                batch_format="pyarrow").write_parquet(str(work / "bands"))
+            band_in = entries if stored_sigs is None else entries.union(stored_sigs.select_columns(
+                ["node", "seq", "kind", "sig", "stored"]))
+            pairs = (band_in.map_batches(B.band_rows, fn_kwargs={"params": params, "shards": shards},
+                                         batch_format="pyarrow")
+                     .groupby("shard", num_partitions=shards)
+                     .map_groups(B.bucket_pairs, fn_kwargs={"shards": shards}, batch_format="pyarrow")
+                     .groupby("pair_shard", num_partitions=shards).map_groups(B.unique_pairs, batch_format="pyarrow")
+                     .drop_columns(["pair_shard"]).materialize())
+            summary.lsh_candidates = pairs.count()
+
+            # 5. verification: both sides' shingles joined onto each pair, then decide()
+            progress.stage("verifying candidate pairs (map_batches)")
+            shingled = fp.map_batches(B.shingled_rows, batch_format="pyarrow")
+            if stored_sigs is not None and summary.lsh_candidates:
+                touched = sorted(_where(pairs, lambda t: t.column("a_stored")).unique("a"))
+                if touched:
+                    shingled = shingled.union(rd.from_arrow(_stored_shingled(store, touched, params)))
+            shingled = shingled.materialize()
+            edges = exact
+            if summary.lsh_candidates:
+                with_a = _join(pairs, _rename(shingled, {"node": "a", "shingles": "a_shingles", "tokens": "a_tokens"}),
+                               "a", "inner", shards)
+                with_b = _join(with_a, _rename(shingled, {"node": "b", "shingles": "b_shingles", "tokens": "b_tokens"}),
+                               "b", "inner", shards)
+                verified = with_b.map_batches(B.verify_pairs, fn_kwargs={
+                    "params": params, "bounds": bounds, "boilerplate": boilerplate},
+                                              batch_format="pyarrow").materialize()
+                edges = exact.union(verified).materialize()
+            n_edges = edges.count()
+            summary.exact_repeats = exact.count()
+            jaccard_edges = _where(edges, lambda t: pc.equal(t.column("rule"), "jaccard")).count() if n_edges else 0
+            summary.near_duplicates = jaccard_edges
+            summary.lsh_rejected = summary.lsh_candidates - (n_edges - summary.exact_repeats)
+
+            # 6. connected components in Ray; stored articles stand for their stored group
+            progress.stage("connected components (large-star / small-star)")
+            stored_members: dict[str, Membership] = {}
+            stored_root_id: dict[int, str] = {}
+            if n_edges and stored_n:
+                touched_ids = _where(edges, lambda t: t.column("other_stored")).unique("other_id")
+                if touched_ids:
+                    stored_members = store.group_members_touching(touched_ids)
+                    gseq = store.seq_of({m.group_id for m in stored_members.values()})
+                    to_root = {a: gseq[m.group_id] for a, m in stored_members.items()}
+                    stored_root_id = {s: g for g, s in gseq.items()}
+                    edges = edges.map_batches(lambda t: t.set_column(
+                        t.schema.get_field_index("other_seq"), "other_seq",
+                        pa.array([to_root.get(o, s) for o, s in zip(t.column("other_id").to_pylist(),
+                                                                    t.column("other_seq").to_pylist())], pa.int64())),
+                        batch_format="pyarrow").materialize()
+            id_of = fp.select_columns(["id", "seq"])
+            if n_edges:
+                graph = edges.map_batches(
+                    lambda t: pa.table({"src": t.column("new_seq"), "dst": t.column("other_seq")}),
+                    batch_format="pyarrow")
+                labels = _connected_components(graph, shards)
+                if stored_root_id:
+                    sid = rd.from_arrow(pa.table({"id": pa.array(list(stored_root_id.values()), pa.string()),
+                                                  "seq": pa.array(list(stored_root_id), pa.int64())}))
+                    id_of_all = id_of.union(sid)
+                else:
+                    id_of_all = id_of
+                labels = _join(_rename(labels, {"src": "seq", "root": "root_seq"}),
+                               _rename(id_of_all, {"id": "root_id", "seq": "root_seq"}), "root_seq", "inner",
+                               shards).materialize()
+                stored_labels = (_where(labels, lambda t: pc.less(t.column("seq"), seq0)).take_all()
+                                 if stored_root_id else [])
+                best = (edges.select_columns(["new_id", "other_id", "other_seq", "similarity", "rule"])
+                        .map_batches(_add_shard, fn_kwargs={"column": "new_id", "shards": shards},
                                      batch_format="pyarrow")
-                   .groupby("shard", num_partitions=shards)
-                 .map_groups(B.hash_leaders, batch_format="pyarrow").materialize())
-        repeats = _where(leaders, lambda t: pc.not_equal(t.column("leader_id"), t.column("id")))
-        exact = repeats.map_batches(lambda t: pa.table({
-            "new_id": t.column("id"), "new_seq": t.column("seq"), "other_id": t.column("leader_id"),
-            "other_seq": t.column("leader_seq"),
-            "other_stored": pc.less(t.column("leader_seq"), pa.scalar(seq0, pa.int64())),
-            "similarity": pa.array(np.ones(t.num_rows)), "rule": pa.array(["exact"] * t.num_rows, pa.string())}),
-            batch_format="pyarrow").materialize()
-        lead_ids = _where(leaders, lambda t: pc.equal(t.column("leader_id"), t.column("id"))).select_columns(["id"])
-
-        # 4. LSH banding: shuffle on band keys, candidate pairs per bucket, de-duplicated
-        progress.stage("LSH banding (shuffle on band keys)")
-        entries = fp.map_batches(_signature_entries, batch_format="pyarrow")
-        entries = _join(_rename(entries, {"node": "id"}), lead_ids, "id", "inner", shards)
-        entries = _rename(entries, {"id": "node"}).materialize()
-        sig_rows = entries.map_batches(lambda t: pa.table({
-            "article_id": t.column("node"), "config": pa.array([config_key] * t.num_rows, pa.string()),
-            "kind": t.column("kind"), "sig": t.column("sig")}), batch_format="pyarrow")
-        sig_rows.write_parquet(str(work / "signatures"))
-        # band keys as the local engine keeps them, so a later local run finds these entries
-        entries.map_batches(B.lsh_band_rows, fn_kwargs={"params": params, "config": params.band_key()},
-                            batch_format="pyarrow").write_parquet(str(work / "bands"))
-        band_in = entries if stored_sigs is None else entries.union(stored_sigs.select_columns(
-            ["node", "seq", "kind", "sig", "stored"]))
-        pairs = (band_in.map_batches(B.band_rows, fn_kwargs={"params": params, "shards": shards},
-                                     batch_format="pyarrow")
-                 .groupby("shard", num_partitions=shards)
-                 .map_groups(B.bucket_pairs, fn_kwargs={"shards": shards}, batch_format="pyarrow")
-                 .groupby("pair_shard", num_partitions=shards).map_groups(B.unique_pairs, batch_format="pyarrow")
-                 .drop_columns(["pair_shard"]).materialize())
-        summary.lsh_candidates = pairs.count()
-
-        # 5. verification: both sides' shingles joined onto each pair, then decide()
-        progress.stage("verifying candidate pairs (map_batches)")
-        shingled = fp.map_batches(B.shingled_rows, batch_format="pyarrow")
-        if stored_sigs is not None and summary.lsh_candidates:
-            touched = sorted(_where(pairs, lambda t: t.column("a_stored")).unique("a"))
-            if touched:
-                shingled = shingled.union(rd.from_arrow(_stored_shingled(store, touched, params)))
-        shingled = shingled.materialize()
-        edges = exact
-        if summary.lsh_candidates:
-            with_a = _join(pairs, _rename(shingled, {"node": "a", "shingles": "a_shingles", "tokens": "a_tokens"}),
-                           "a", "inner", shards)
-            with_b = _join(with_a, _rename(shingled, {"node": "b", "shingles": "b_shingles", "tokens": "b_tokens"}),
-                           "b", "inner", shards)
-            verified = with_b.map_batches(B.verify_pairs, fn_kwargs={
-                "params": params, "bounds": bounds, "boilerplate": boilerplate},
-                                          batch_format="pyarrow").materialize()
-            edges = exact.union(verified).materialize()
-        n_edges = edges.count()
-        summary.exact_repeats = exact.count()
-        jaccard_edges = _where(edges, lambda t: pc.equal(t.column("rule"), "jaccard")).count() if n_edges else 0
-        summary.near_duplicates = jaccard_edges
-        summary.lsh_rejected = summary.lsh_candidates - (n_edges - summary.exact_repeats)
-
-        # 6. connected components in Ray; stored articles stand for their stored group
-        progress.stage("connected components (large-star / small-star)")
-        stored_members: dict[str, Membership] = {}
-        stored_root_id: dict[int, str] = {}
-        if n_edges and stored_n:
-            touched_ids = _where(edges, lambda t: t.column("other_stored")).unique("other_id")
-            if touched_ids:
-                stored_members = store.group_members_touching(touched_ids)
-                gseq = store.seq_of({m.group_id for m in stored_members.values()})
-                to_root = {a: gseq[m.group_id] for a, m in stored_members.items()}
-                stored_root_id = {s: g for g, s in gseq.items()}
-                edges = edges.map_batches(lambda t: t.set_column(
-                    t.schema.get_field_index("other_seq"), "other_seq",
-                    pa.array([to_root.get(o, s) for o, s in zip(t.column("other_id").to_pylist(),
-                                                                t.column("other_seq").to_pylist())], pa.int64())),
-                    batch_format="pyarrow").materialize()
-        id_of = fp.select_columns(["id", "seq"])
-        if n_edges:
-            graph = edges.map_batches(lambda t: pa.table({"src": t.column("new_seq"), "dst": t.column("other_seq")}),
-                                      batch_format="pyarrow")
-            labels = _connected_components(graph, shards)
-            if stored_root_id:
-                sid = rd.from_arrow(pa.table({"id": pa.array(list(stored_root_id.values()), pa.string()),
-                                              "seq": pa.array(list(stored_root_id), pa.int64())}))
-                id_of_all = id_of.union(sid)
+                        .groupby("shard", num_partitions=shards)
+                     .map_groups(_best_edges, batch_format="pyarrow"))
+                best = _rename(best.drop_columns(["other_seq"]), {"new_id": "id"})
+                base = fp.select_columns(["id", "seq", "published", "text_length"])
+                joined = _join(_join(base, labels.select_columns(["seq", "root_seq", "root_id"]), "seq", "left",
+                                     shards), best, "id", "left", shards)
             else:
-                id_of_all = id_of
-            labels = _join(_rename(labels, {"src": "seq", "root": "root_seq"}),
-                           _rename(id_of_all, {"id": "root_id", "seq": "root_seq"}), "root_seq", "inner",
-                           shards).materialize()
-            stored_labels = (_where(labels, lambda t: pc.less(t.column("seq"), seq0)).take_all()
-                             if stored_root_id else [])
-            best = (edges.select_columns(["new_id", "other_id", "other_seq", "similarity", "rule"])
-                    .map_batches(_add_shard, fn_kwargs={"column": "new_id", "shards": shards}, batch_format="pyarrow")
-                    .groupby("shard", num_partitions=shards)
-                 .map_groups(_best_edges, batch_format="pyarrow"))
-            best = _rename(best.drop_columns(["other_seq"]), {"new_id": "id"})
-            base = fp.select_columns(["id", "seq", "published", "text_length"])
-            joined = _join(_join(base, labels.select_columns(["seq", "root_seq", "root_id"]), "seq", "left",
-                                 shards), best, "id", "left", shards)
-        else:
-            joined = fp.select_columns(["id", "seq", "published", "text_length"]).map_batches(
-                lambda t: t.append_column("root_seq", pa.nulls(t.num_rows, pa.int64()))
-                .append_column("root_id", pa.nulls(t.num_rows, pa.string()))
-                .append_column("other_id", pa.nulls(t.num_rows, pa.string()))
-                .append_column("similarity", pa.nulls(t.num_rows, pa.float64()))
-                .append_column("rule", pa.nulls(t.num_rows, pa.string())), batch_format="pyarrow")
-        members = joined.map_batches(_memberships, fn_kwargs={"run_id": run_id}, batch_format="pyarrow").materialize()
+                joined = fp.select_columns(["id", "seq", "published", "text_length"]).map_batches(
+                    lambda t: t.append_column("root_seq", pa.nulls(t.num_rows, pa.int64()))
+                    .append_column("root_id", pa.nulls(t.num_rows, pa.string()))
+                    .append_column("other_id", pa.nulls(t.num_rows, pa.string()))
+                    .append_column("similarity", pa.nulls(t.num_rows, pa.float64()))
+                    .append_column("rule", pa.nulls(t.num_rows, pa.string())), batch_format="pyarrow")
+            members = joined.map_batches(_memberships, fn_kwargs={"run_id": run_id},
+                                         batch_format="pyarrow").materialize()
 
-        # 7. representatives of wholly new groups (root seq >= seq0); groups with stored members
-        # are finished on the driver through the store, as in a local run
-        progress.stage("representatives (shuffle on group id)")
-        new_groups = (_where(members, lambda t: pc.fill_null(pc.greater_equal(t.column("root_seq"), seq0), True))
-                      .map_batches(lambda t: t.rename_columns(["id" if c == "article_id" else c
-                                                               for c in t.column_names]), batch_format="pyarrow")
-                      .map_batches(_add_shard, fn_kwargs={"column": "group_id", "shards": shards},
-                                   batch_format="pyarrow")
-                      .groupby("shard", num_partitions=shards)
-                 .map_groups(B.choose_group_representatives, batch_format="pyarrow")
-                      .map_batches(lambda t: t.append_column("run_id", pa.array([run_id] * t.num_rows, pa.int64())),
-                                   batch_format="pyarrow").materialize())
-        members.select_columns(["article_id", "group_id", "similarity", "joined_via", "rule", "run_id"]
-                               ).write_parquet(str(work / "members"))
-        new_groups.write_parquet(str(work / "groups"))
-        arts_out = fp.map_batches(lambda t: pa.table({
-            "id": t.column("id"), "seq": t.column("seq"),
-            "run_id": pa.array([run_id] * t.num_rows, pa.int64()), "title": t.column("title"),
-            "text": t.column("text"), "published": t.column("published"), "source": t.column("source"),
-            "url": t.column("url"), "lang": t.column("lang"), "listed_on": t.column("listed_on"),
-            "input_order": t.column("order"), "content_hash": t.column("content_hash")}), batch_format="pyarrow")
-        arts_out.write_parquet(str(work / "articles"))
+            # 7. representatives of wholly new groups (root seq >= seq0); groups with stored members
+            # are finished on the driver through the store, as in a local run
+            progress.stage("representatives (shuffle on group id)")
+            new_groups = (_where(members, lambda t: pc.fill_null(pc.greater_equal(t.column("root_seq"), seq0), True))
+                          .map_batches(lambda t: t.rename_columns(["id" if c == "article_id" else c
+                                                                   for c in t.column_names]), batch_format="pyarrow")
+                          .map_batches(_add_shard, fn_kwargs={"column": "group_id", "shards": shards},
+                                       batch_format="pyarrow")
+                          .groupby("shard", num_partitions=shards)
+                     .map_groups(B.choose_group_representatives, batch_format="pyarrow")
+                          .map_batches(lambda t: t.append_column("run_id", pa.array([run_id] * t.num_rows, pa.int64())),
+                                       batch_format="pyarrow").materialize())
+            members.select_columns(["article_id", "group_id", "similarity", "joined_via", "rule", "run_id"]
+                                   ).write_parquet(str(work / "members"))
+            new_groups.write_parquet(str(work / "groups"))
+            arts_out = fp.map_batches(lambda t: pa.table({
+                "id": t.column("id"), "seq": t.column("seq"),
+                "run_id": pa.array([run_id] * t.num_rows, pa.int64()), "title": t.column("title"),
+                "text": t.column("text"), "published": t.column("published"), "source": t.column("source"),
+                "url": t.column("url"), "canonical_url": t.column("canonical_url"), "lang": t.column("lang"),
+                "listed_on": t.column("listed_on"),
+                "input_order": t.column("order"), "content_hash": t.column("content_hash")}), batch_format="pyarrow")
+            arts_out.write_parquet(str(work / "articles"))
 
-        # 8. embeddings of the new groups' representatives on an actor pool
-        embed_dir = None
-        if nc.story_step is not None and new_groups.count():
-            progress.stage("embedding representatives (actor pool)")
-            e = nc.config.embed
-            reps = _join(new_groups.select_columns(["representative_id"]),
-                         _rename(fp.select_columns(["id", "title", "text"]), {"id": "representative_id"}),
-                         "representative_id", "inner", shards)
-            vecs = reps.map_batches(_EmbedActor, fn_constructor_kwargs={
-                "model": e.model, "lead_tokens": e.lead_tokens, "batch_size": e.batch_size, "run_id": run_id},
-                batch_size=e.chunk, batch_format="pyarrow", compute=rd.ActorPoolStrategy(size=options.embed_actors))
-            embed_dir = work / "embeddings"
-            vecs.write_parquet(str(embed_dir))
+            # 8. embeddings of the new groups' representatives on an actor pool
+            embed_dir = None
+            if _actors_embed_for(nc) and new_groups.count():
+                progress.stage("embedding representatives (actor pool)")
+                e = nc.config.embed
+                reps = _join(new_groups.select_columns(["representative_id"]),
+                             _rename(fp.select_columns(["id", "title", "text", "seq"]), {"id": "representative_id"}),
+                             "representative_id", "inner", shards).materialize()
+                rseq = np.sort(np.concatenate([b["seq"] for b in reps.select_columns(["seq"]).iter_batches(
+                    batch_format="numpy", batch_size=1 << 20)]))
+                chunks = rseq[::e.chunk].astype(np.int64)
+                vecs = (reps.map_batches(lambda t: t.append_column("chunk", pa.array(
+                            B.fingerprint_batch_of(t.column("seq").to_numpy(), chunks), pa.int64())),
+                            batch_format="pyarrow")
+                        .groupby("chunk", num_partitions=max(1, min(shards, len(chunks))))
+                        .map_groups(_EmbedActor, fn_constructor_kwargs={"embed": e, "run_id": run_id},
+                                    batch_format="pyarrow", compute=rd.ActorPoolStrategy(size=options.embed_actors)))
+                embed_dir = work / "embeddings"
+                vecs.write_parquet(str(embed_dir))
 
-        # write: everything in one transaction, as a local run
-        progress.stage("writing the store")
-        with store.transaction():
+            # write: everything in one transaction, as a local run
+            progress.stage("writing the store")
             store.load_parquet("articles", _parquet_files(work / "articles"))
+            finish_updates(store, plan)  # the new versions' numbers (old + 1)
             store.load_parquet("signatures", _parquet_files(work / "signatures"))
             store.load_parquet("lsh_bands", _parquet_files(work / "bands"))
             store.load_parquet("dup_members", _parquet_files(work / "members"))
@@ -625,11 +655,104 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
                                        b.column("published").to_pylist()):
                         groups[i] = g
                         new_lite.append(Article(id=i, published=p))
-                summary.stories = nc.story_step(store, run_id, new_lite, groups, progress)
+                summary.stories = nc.story_step(store, run_id, new_lite, groups, progress,
+                                                **({"left": left} if left else {}))
             return _finish(nc, summary, skips, notes, started, t0, paths, mapping, command, "ray",
                            in_transaction=True)
     finally:
         tmp.cleanup()
+
+
+def _updates_stage(store, arts, run_id: int, now: datetime, seq0: int, skips: SkipReport, shards: int,
+                   work: Path, stored_n: int):
+    """Article versions and canonical URLs in a Ray run (inside the run's transaction).
+
+    Records that may be versions of one article -- the id is stored but the record is not
+    exactly the stored current version, the canonical URL of a full article is stored, or
+    several records of the input share one -- are collected on the driver (their number, not
+    the input's) and planned and applied by the local code
+    (:func:`clustering.pipeline.plan_batch`, :func:`clustering.updates.apply_updates`). The
+    plan's new records rejoin the pipeline in the local engine's order: an unseen article at
+    its first record's place, new versions of text updates after everything else.
+
+    Returns:
+        (articles to fingerprint, the :class:`~clustering.updates.UpdatePlan`, story ids left
+        by updates, records dropped as exactly the stored current version).
+    """
+    import ray.data as rd
+
+    from clustering.io.readers import articles_from_arrow, articles_to_arrow
+    from clustering.pipeline import plan_batch
+    from clustering.updates import UpdatePlan, apply_updates
+
+    arts = arts.map_batches(B.url_columns, batch_format="pyarrow").materialize()
+    schema = arts.schema().base_schema
+    has_url = _where(arts, lambda t: pc.is_valid(t.column("url_key"))).count() > 0
+    unchanged = 0
+    flags = []  # masks of the rows that go to the planner
+    if stored_n:
+        store.export_current_facts(work / "stored_facts.parquet")
+        arts = _join(arts, rd.read_parquet(str(work / "stored_facts.parquet")), "id", "left", shards)
+        arts = arts.map_batches(B.same_version, batch_format="pyarrow").materialize()
+        unchanged = _where(arts, lambda t: t.column("same_version")).count()
+        arts = _where(arts, lambda t: pc.invert(t.column("same_version"))).materialize()
+        flags.append(lambda t: pc.is_valid(t.column("stored_hash")))
+    if has_url and stored_n and store.export_full_article_urls(work / "stored_urls.parquet"):
+        urls = rd.read_parquet(str(work / "stored_urls.parquet")).map_batches(
+            lambda t: t.append_column("url_stored", pa.array(np.ones(t.num_rows, bool))), batch_format="pyarrow")
+        arts = _join(arts, urls, "url_key", "left", shards).materialize()
+        flags.append(lambda t: pc.fill_null(t.column("url_stored"), False))
+    if has_url:
+        keyed = _where(arts, lambda t: pc.is_valid(t.column("url_key")))
+        counts = keyed.groupby("url_key", num_partitions=shards).count()
+        shared_keys = [r["url_key"] for r in _where(counts, lambda t: pc.greater(t.column("count()"), 1)).take_all()]
+        if shared_keys:
+            shared = pa.array(shared_keys, pa.string())
+            flags.append(lambda t: pc.fill_null(pc.is_in(t.column("url_key"), value_set=shared), False))
+
+    def involved(t: pa.Table) -> pa.Array:
+        mask = pa.array(np.zeros(t.num_rows, bool))
+        for f in flags:
+            mask = pc.or_(mask, f(t))
+        return mask
+
+    if not flags:
+        return arts.select_columns(schema.names), UpdatePlan(), set(), unchanged
+    picked = _where(arts, involved).select_columns(schema.names).take_all()
+    rest = _where(arts, lambda t: pc.invert(involved(t))).select_columns(schema.names)
+    if not picked:
+        return rest, UpdatePlan(), set(), unchanged
+    picked.sort(key=lambda r: r["order"])
+    order_of = {r["id"]: r["order"] for r in picked}
+    records = articles_from_arrow(pa.Table.from_pylist(picked).select(
+        ["id", "title", "text", "published", "source", "url", "lang", "listed_on", "order"]))
+    plan = plan_batch(store, records, skips)
+    left = apply_updates(store, plan, run_id, now)
+    if not plan.new:
+        return rest, plan, left, unchanged
+    last = int(max(r["order"] for r in picked))
+    tail = iter(range(last + 1, last + 1 + len(plan.text_updates)))
+    # an unseen article keeps its first record's id and place; new versions come last
+    orders = [next(tail) if a.id in plan.text_updates else order_of[a.id] for a in plan.new]
+    t = articles_to_arrow(plan.new)
+    t = t.set_column(t.schema.get_field_index("order"), "order", pa.array(orders, pa.int64()))
+    t = t.append_column("file_idx", pa.array(np.zeros(t.num_rows, np.int64)))
+    t = t.append_column("seq", pa.array(np.asarray(orders, np.int64) + seq0, pa.int64()))
+    t = B.url_columns(t)
+    return rest.union(rd.from_arrow(t.select(schema.names).cast(schema))), plan, left, unchanged
+
+
+def _actors_embed_for(nc) -> bool:
+    """Whether the actor pool should embed the new groups' representatives: stories are on and
+    the story step uses the embeddings of ``nc.config.embed`` (a step given another embedder
+    embeds on the driver, as in a local run, since actor vectors would not be its model's)."""
+    from clustering.story_step import embedder_for
+
+    step = nc.story_step
+    if step is None:
+        return False
+    want = getattr(step, "model_id", None)
+    return want is not None and want == embedder_for(nc.config.embed).model_id
 
 
 def _finish_stored_groups(store, stored_labels: list[dict[str, Any]], stored_members: dict[str, Membership],

@@ -8,7 +8,8 @@ streamed by DuckDB). The column names are those of :mod:`clustering.store.schema
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from .base import StoreBase
@@ -46,6 +47,41 @@ class BulkExchange(StoreBase):
         drops input articles already stored with it). Returns the row count."""
         self.con.execute(f"COPY (SELECT id, content_hash FROM articles) TO {_quote(path)} (FORMAT parquet)")
         return int(self._scalar(f"SELECT count(*) FROM read_parquet({_quote(path)})"))
+
+    def export_current_facts(self, path: str | Path) -> int:
+        """Write what identifies the current version of every stored article to one Parquet
+        file: ``id, stored_hash, stored_published, stored_source, stored_curl, stored_lang`` (a
+        Ray run tells unchanged records from updates, :mod:`clustering.updates`). Returns the
+        row count."""
+        self.con.execute(
+            "COPY (SELECT id, content_hash AS stored_hash, published AS stored_published, "
+            "source AS stored_source, canonical_url AS stored_curl, lang AS stored_lang FROM articles) "
+            f"TO {_quote(path)} (FORMAT parquet)")
+        return int(self._scalar(f"SELECT count(*) FROM read_parquet({_quote(path)})"))
+
+    def export_full_article_urls(self, path: str | Path) -> int:
+        """Write the distinct canonical URLs of stored full articles (not headlines of a page's
+        list) to one Parquet file: column ``url_key``. Returns the row count."""
+        self.con.execute(
+            "COPY (SELECT DISTINCT canonical_url AS url_key FROM articles WHERE listed_on IS NULL "
+            f"AND canonical_url IS NOT NULL) TO {_quote(path)} (FORMAT parquet)")
+        return int(self._scalar(f"SELECT count(*) FROM read_parquet({_quote(path)})"))
+
+    @contextmanager
+    def memory_limited(self, mb: int) -> Iterator[None]:
+        """Cap DuckDB's memory at ``mb`` MiB inside the block (restored after), so that a bulk
+        run's rows, its commit and the snapshot copy spill to disk instead of growing the
+        process with the input. Only for a database file (an in-memory one cannot spill its
+        tables); ``mb`` 0 leaves DuckDB's default (80% of RAM)."""
+        if not mb or not self._file:
+            yield
+            return
+        before = self._scalar("SELECT current_setting('memory_limit')")
+        self.con.execute(f"SET memory_limit = '{int(mb)}MiB'")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = '{before}'")
 
     def load_parquet(self, table_name: str, paths: Sequence[str | Path]) -> int:
         """Append the rows of Parquet shards to one of :data:`BULK_TABLES` (columns matched by

@@ -74,10 +74,9 @@ def test_max_hints_follow_deletes_and_rollbacks():
     st.con.execute("DELETE FROM articles WHERE seq >= ?", [top - 3])  # rows above the hint go
     assert st.next_seq() == top - 3
     run = st.next_run_id()
-    with pytest.raises(RuntimeError):
-        with st.transaction():
-            st.record_run(run, __import__("datetime").datetime.now(), "x", [], {}, {})
-            assert st.next_run_id() == run + 1
-            raise RuntimeError("roll back")
+    with pytest.raises(RuntimeError), st.transaction():
+        st.record_run(run, __import__("datetime").datetime.now(), "x", [], {}, {})
+        assert st.next_run_id() == run + 1
+        raise RuntimeError("roll back")
     assert st.next_run_id() == run
     st.close()

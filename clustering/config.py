@@ -281,16 +281,23 @@ class RunParams:
             database file: its rows, commit and snapshot copy spill to disk, so the driver does
             not grow with the input (benchmarks/RESULTS.md, "Ray Data engine"); 0: DuckDB's
             default (80% of RAM).
+        snapshot_every_s: a :class:`~clustering.NewsClusterer` holding a database file open
+            publishes the reader snapshot (a copy of the whole file) at most this often, and
+            when it closes, instead of after every commit (0 = after every commit), so that a
+            run adding one article costs the same whatever the archive size.
     """
 
     fingerprint_batch: int = 2_000
     workers: int = 0
     parallel_from: int = 8_000
     bulk_memory_mb: int = 512
+    snapshot_every_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.fingerprint_batch < 1 or self.workers < 0 or self.parallel_from < 0 or self.bulk_memory_mb < 0:
-            raise ValueError("fingerprint_batch must be >= 1, workers, parallel_from and bulk_memory_mb >= 0")
+        if self.fingerprint_batch < 1 or self.workers < 0 or self.parallel_from < 0 \
+                or self.bulk_memory_mb < 0 or self.snapshot_every_s < 0:
+            raise ValueError("fingerprint_batch must be >= 1, workers, parallel_from, "
+                             "bulk_memory_mb and snapshot_every_s >= 0")
 
     def workers_for(self, n_articles: int) -> int:
         """The number of fingerprinting processes for an input of ``n_articles``."""

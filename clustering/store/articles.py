@@ -18,16 +18,23 @@ class ArticleTables(StoreBase):
 
     def next_seq(self) -> int:
         """The ingest sequence number the next new article gets."""
-        return int(self._scalar("SELECT coalesce(max(seq), -1) + 1 FROM articles"))
+        top = self._max_of("articles", "seq")
+        return 0 if top is None else top + 1
 
     def stored_hashes_of(self, ids: Iterable[str]) -> dict[str, str]:
         """id -> content hash, for those of ``ids`` already stored."""
-        with self._ids(ids) as t:
-            return dict(self._rows(f"SELECT a.id, a.content_hash FROM articles a JOIN {t} USING (id)"))
+        return dict(self._by_ids("SELECT a.id, a.content_hash FROM articles a", "a.id", ids))
 
     def first_article_by_hash(self, hashes: Iterable[str]) -> dict[str, str]:
         """content hash -> id of the earliest-ingested stored article with that hash."""
-        with self._temp(pa.table({"h": pa.array(sorted(set(hashes)), pa.string())})) as t:
+        hs = sorted(set(hashes))
+        if not hs:
+            return {}
+        if self._small(hs):  # index scan of articles_hash
+            return dict(self._rows(
+                f"SELECT content_hash, arg_min(id, seq) FROM articles WHERE content_hash IN "
+                f"({self._marks(hs)}) GROUP BY content_hash", hs))
+        with self._temp(pa.table({"h": pa.array(hs, pa.string())})) as t:
             return dict(self._rows(
                 f"SELECT content_hash, arg_min(id, seq) FROM articles JOIN {t} ON content_hash = h "
                 "GROUP BY content_hash"))
@@ -60,9 +67,13 @@ class ArticleTables(StoreBase):
         items having it."""
         if len(keys) == 0:
             return {}
-        if len(keys) <= 512:  # an indexed lookup; keys are integers, safe to inline
-            rows = self._rows(f"SELECT key, item FROM lsh_bands WHERE key IN "
-                              f"({', '.join(str(int(k)) for k in keys)}) AND config = ?", [config])
+        if self._small(keys):
+            # an index scan of lsh_bands_key, with the config compared here: DuckDB (2.0) falls
+            # back to a scan of the whole table when the filter has a term on another column;
+            # keys are integers, safe to inline
+            rows = [(k, item) for k, item, c in self._rows(
+                f"SELECT key, item, config FROM lsh_bands WHERE key IN "
+                f"({', '.join(str(int(k)) for k in keys)})") if c == config]
         else:
             with self._temp(pa.table({"k": pa.array(keys, pa.int64())})) as t:
                 rows = self._rows(f"SELECT b.key, b.item FROM lsh_bands b JOIN {t} ON b.key = {t}.k "
@@ -95,30 +106,49 @@ class ArticleTables(StoreBase):
 
     def texts_of(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
         """id -> (title, text) of stored articles."""
-        with self._ids(ids) as t:
-            rows = self._rows(f"SELECT a.id, a.title, a.text FROM articles a JOIN {t} USING (id)")
+        rows = self._by_ids("SELECT a.id, a.title, a.text FROM articles a", "a.id", ids)
         return {r[0]: (r[1] or "", r[2] or "") for r in rows}
 
     def group_members_touching(self, ids: Iterable[str]) -> dict[str, Membership]:
         """Stored memberships of every member of every group that contains one of ``ids``."""
-        with self._ids(ids) as t:
-            rows = self._rows(
-                "SELECT m.article_id, m.group_id, m.similarity, m.joined_via, m.rule FROM dup_members m "
-                f"WHERE m.group_id IN (SELECT g.group_id FROM dup_members g JOIN {t} ON g.article_id = {t}.id)")
+        ids = list(dict.fromkeys(ids))
+        if self._small(ids):  # two index scans (dup_members key, then dup_members_group)
+            gids = sorted({g for (g,) in self._rows(
+                f"SELECT group_id FROM dup_members WHERE article_id IN ({self._marks(ids)})", ids)})
+            rows = self._by_group("SELECT m.article_id, m.group_id, m.similarity, m.joined_via, m.rule "
+                                  "FROM dup_members m", gids)
+        else:
+            with self._ids(ids) as t:
+                rows = self._rows(
+                    "SELECT m.article_id, m.group_id, m.similarity, m.joined_via, m.rule FROM dup_members m "
+                    f"WHERE m.group_id IN (SELECT g.group_id FROM dup_members g JOIN {t} "
+                    f"ON g.article_id = {t}.id)")
         return {r[0]: Membership(r[1], r[2], r[3], r[4]) for r in rows}
 
     def seq_of(self, ids: Iterable[str]) -> dict[str, int]:
         """id -> ingest sequence number for stored articles."""
-        with self._ids(ids) as t:
-            return dict(self._rows(f"SELECT a.id, a.seq FROM articles a JOIN {t} USING (id)"))
+        return dict(self._by_ids("SELECT a.id, a.seq FROM articles a", "a.id", ids))
+
+    def _by_group(self, select: str, group_ids: Sequence[str]) -> list[tuple]:
+        """Rows of ``select`` (over ``dup_members m``) for the members of ``group_ids``: an
+        index scan of dup_members_group for few groups, a join otherwise."""
+        if not group_ids:
+            return []
+        if self._small(group_ids):
+            return self._rows(f"{select} WHERE m.group_id IN ({self._marks(group_ids)})", list(group_ids))
+        with self._temp(pa.table({"gid": pa.array(list(group_ids), pa.string())})) as t:
+            return self._rows(f"{select} WHERE m.group_id IN (SELECT gid FROM {t})")
 
     def upsert_memberships(self, members: Mapping[str, Membership], run_id: int) -> None:
         """Insert or replace ``dup_members`` rows."""
         if not members:
             return
         ids = list(members)
-        with self._ids(ids) as t:
-            self.con.execute(f"DELETE FROM dup_members WHERE article_id IN (SELECT id FROM {t})")
+        if self._small(ids):  # an index scan of the key
+            self.con.execute(f"DELETE FROM dup_members WHERE article_id IN ({self._marks(ids)})", ids)
+        else:
+            with self._ids(ids) as t:
+                self.con.execute(f"DELETE FROM dup_members WHERE article_id IN (SELECT id FROM {t})")
         self._insert_arrow("dup_members", pa.table({
             "article_id": ids,
             "group_id": [members[i].group_id for i in ids],
@@ -131,11 +161,21 @@ class ArticleTables(StoreBase):
     def group_candidates(self, group_ids: Iterable[str]) -> dict[str, list[RepCandidate]]:
         """group id -> what the representative rule looks at for each member (published, text
         length, ingest order), for the given groups."""
-        with self._temp(pa.table({"gid": pa.array(sorted(set(group_ids)), pa.string())})) as t:
-            rows = self._rows(
-                "SELECT m.group_id, a.id, a.published, length(coalesce(a.title, '')) "
-                "+ length(coalesce(a.text, '')), a.seq FROM dup_members m "
-                f"JOIN articles a ON a.id = m.article_id WHERE m.group_id IN (SELECT gid FROM {t})")
+        gids = sorted(set(group_ids))
+        if self._small(gids):
+            # members by dup_members_group, then their facts by the articles key: two index
+            # scans (a join would probe every stored article)
+            members = self._by_group("SELECT m.group_id, m.article_id FROM dup_members m", gids)
+            facts = {r[0]: r[1:] for r in self._by_ids(
+                "SELECT a.id, a.published, length(coalesce(a.title, '')) + length(coalesce(a.text, '')), "
+                "a.seq FROM articles a", "a.id", [aid for _, aid in members])}
+            rows = [(gid, aid, *facts[aid]) for gid, aid in members if aid in facts]
+        else:
+            with self._temp(pa.table({"gid": pa.array(gids, pa.string())})) as t:
+                rows = self._rows(
+                    "SELECT m.group_id, a.id, a.published, length(coalesce(a.title, '')) "
+                    "+ length(coalesce(a.text, '')), a.seq FROM dup_members m "
+                    f"JOIN articles a ON a.id = m.article_id WHERE m.group_id IN (SELECT gid FROM {t})")
         out: dict[str, list[RepCandidate]] = {}
         for gid, aid, published, length, seq in rows:
             out.setdefault(gid, []).append(RepCandidate(aid, as_utc(published), length, seq))
@@ -145,8 +185,12 @@ class ArticleTables(StoreBase):
                        run_id: int) -> None:
         """Delete the ``dup_groups`` rows of ``group_ids`` and insert ``groups``:
         ``(group id, representative id, size)`` (groups merged away are simply not given)."""
-        with self._temp(pa.table({"gid": pa.array(sorted(set(group_ids)), pa.string())})) as t:
-            self.con.execute(f"DELETE FROM dup_groups WHERE group_id IN (SELECT gid FROM {t})")
+        gids = sorted(set(group_ids))
+        if self._small(gids):  # an index scan of dup_groups_group
+            self.con.execute(f"DELETE FROM dup_groups WHERE group_id IN ({self._marks(gids)})", gids)
+        elif gids:
+            with self._temp(pa.table({"gid": pa.array(gids, pa.string())})) as t:
+                self.con.execute(f"DELETE FROM dup_groups WHERE group_id IN (SELECT gid FROM {t})")
         self._insert_arrow("dup_groups", pa.table({
             "group_id": pa.array([g[0] for g in groups], pa.string()),
             "representative_id": pa.array([g[1] for g in groups], pa.string()),

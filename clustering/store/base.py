@@ -7,7 +7,7 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,6 +44,11 @@ def snapshot_path(path: str | Path) -> Path:
     return Path(f"{path}.snapshot")
 
 
+#: Largest key set looked up as an IN list of parameters (an index scan); larger sets are joined
+#: with a registered Arrow table (a scan of the table, cheaper per key for big batches).
+POINT_LOOKUP_MAX = 512
+
+
 #: A file is compacted on a writer's open when it has more free bytes than this, and more free
 #: blocks than used ones (e.g. after a kill -9 during a large commit).
 RECLAIM_MIN_FREE_BYTES = 16 * 2**20
@@ -60,10 +65,13 @@ class StoreBase:
     def __init__(self, path: str | Path, *, read_only: bool = False, lock_wait_s: float | None = None,
                  publish_snapshot: bool = True, publish_every_s: float = 0.0):
         self.path = Path(path)
-        #: publish at most this often (seconds; 0 = after every commit): a service committing
-        #: every request republishes on a timer instead, since a publish copies the whole file
+        #: publish at most this often (seconds; 0 = after every commit): a process committing
+        #: article by article (the service, a held-open NewsClusterer) republishes on a timer
+        #: instead, since a publish copies the whole file (O(archive) per commit otherwise);
+        #: a commit left unpublished is published by :meth:`close`
         self._publish_every = publish_every_s
-        self._published_at = 0.0
+        self._published_at = float("-inf")
+        self._unpublished = False
         self.read_only = read_only
         #: True when a reader found the file locked by a writer and reads the writer's last
         #: published snapshot (the state of its last commit) instead.
@@ -152,8 +160,9 @@ class StoreBase:
             return
         now = time.monotonic()
         if self._publish_every and now - self._published_at < self._publish_every:
+            self._unpublished = True
             return
-        self._published_at = now
+        self._unpublished = False
         self.con.execute("CHECKPOINT")
         snap = snapshot_path(self.path)
         tmp = Path(f"{snap}.tmp")
@@ -170,9 +179,16 @@ class StoreBase:
         finally:
             self.con.execute(f"DETACH {name}")
         os.replace(tmp, snap)
+        # the timer runs from the end of a copy: a copy slower than the interval would otherwise
+        # make every commit publish again
+        self._published_at = time.monotonic()
 
     def close(self) -> None:
-        """Close the connection (releases the file lock)."""
+        """Publish a commit the timer held back (see ``publish_every_s``), then close the
+        connection (releases the file lock)."""
+        if getattr(self, "_unpublished", False):  # reader() handles have no such attribute
+            self._published_at = float("-inf")
+            self.publish()
         self.con.close()
 
     def __enter__(self):
@@ -214,6 +230,29 @@ class StoreBase:
         finally:
             self.con.unregister(name)
 
+    @staticmethod
+    def _small(values: Sequence) -> bool:
+        """True when a lookup by ``values`` should be an IN list of parameters: DuckDB answers
+        ``col IN (?, ...)`` on an indexed column with an index scan (cost independent of the
+        table size), while a join with a registered Arrow table probes every row."""
+        return 0 < len(values) <= POINT_LOOKUP_MAX
+
+    @staticmethod
+    def _marks(values: Sequence) -> str:
+        """``?, ?, ...``: one parameter marker per value."""
+        return ", ".join("?" * len(values))
+
+    def _by_ids(self, select: str, col: str, ids: Iterable[str]) -> list[tuple]:
+        """Rows of ``select`` (one table, aliased) whose ``col`` (its primary key) is one of
+        ``ids``: an index scan for few ids, a join with a registered Arrow table otherwise."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return []
+        if self._small(ids):
+            return self._rows(f"{select} WHERE {col} IN ({self._marks(ids)})", ids)
+        with self._ids(ids) as t:
+            return self._rows(f"{select} JOIN {t} ON {col} = {t}.id")
+
     def _ids(self, ids: Iterable[str]):
         """``_temp`` of a one-column (``id``) table of strings."""
         return self._temp(pa.table({"id": pa.array(list(ids), pa.string())}))
@@ -236,9 +275,25 @@ class StoreBase:
 
     # ---- runs ------------------------------------------------------------------------------
 
+    def _max_of(self, table: str, col: str) -> int | None:
+        """``max(col)`` of a table (None when empty), for an ever-growing integer column: the
+        last maximum seen is a lower bound that lets DuckDB's zone maps skip all but the
+        newest row groups (a full scan otherwise, O(rows) per run); when rows above it were
+        deleted or rolled back the full scan answers."""
+        hints = self.__dict__.setdefault("_max_hints", {})
+        hint = hints.get((table, col))
+        top = None
+        if hint is not None:
+            top = self._scalar(f"SELECT max({col}) FROM {table} WHERE {col} >= ?", [hint])
+        if top is None:
+            top = self._scalar(f"SELECT max({col}) FROM {table}")
+        if top is not None:
+            hints[(table, col)] = int(top)
+        return None if top is None else int(top)
+
     def next_run_id(self) -> int:
         """The id the next run will get (1 for an empty database)."""
-        return int(self._scalar("SELECT coalesce(max(run_id), 0) + 1 FROM runs"))
+        return (self._max_of("runs", "run_id") or 0) + 1
 
     def record_run(self, run_id: int, started: datetime, command: str, inputs: list[str],
                    params: dict[str, Any], summary: dict[str, Any]) -> None:
@@ -250,7 +305,8 @@ class StoreBase:
 
     def last_run_params(self) -> dict[str, Any]:
         """The ``params`` of the newest run ({} for an empty database)."""
-        raw = self._scalar("SELECT params FROM runs ORDER BY run_id DESC LIMIT 1")
+        last = self._max_of("runs", "run_id")
+        raw = None if last is None else self._scalar("SELECT params FROM runs WHERE run_id = ?", [last])
         return json.loads(raw) if raw else {}
 
     def counts(self) -> dict[str, int]:

@@ -40,6 +40,11 @@ CREATE TABLE IF NOT EXISTS story_events (
     event_time TIMESTAMPTZ NOT NULL, run_id BIGINT, detail VARCHAR);
 ALTER TABLE articles ADD COLUMN IF NOT EXISTS canonical_url VARCHAR;
 ALTER TABLE articles ADD COLUMN IF NOT EXISTS version BIGINT DEFAULT 1;
+-- point lookups of a run's few keys (an index scan instead of a scan of the whole table)
+CREATE INDEX IF NOT EXISTS articles_hash ON articles (content_hash);
+CREATE INDEX IF NOT EXISTS articles_canonical_url ON articles (canonical_url);
+CREATE INDEX IF NOT EXISTS dup_members_group ON dup_members (group_id);
+CREATE INDEX IF NOT EXISTS dup_groups_group ON dup_groups (group_id);
 CREATE TABLE IF NOT EXISTS article_versions (
     id VARCHAR NOT NULL, version BIGINT NOT NULL, title VARCHAR, text VARCHAR,
     published TIMESTAMPTZ, source VARCHAR, url VARCHAR, canonical_url VARCHAR, lang VARCHAR,

@@ -25,16 +25,26 @@ class VersionTables(StoreBase):
 
     def current_facts(self, ids: Iterable[str]) -> dict[str, FactsRow]:
         """id -> :data:`FactsRow` of the current version, for those of ``ids`` stored."""
-        with self._ids(ids) as t:
-            rows = self._rows(
-                "SELECT a.id, a.content_hash, a.published, a.source, a.canonical_url, a.lang, "
-                f"coalesce(a.version, 1), a.listed_on, a.seq FROM articles a JOIN {t} USING (id)")
+        rows = self._by_ids(
+            "SELECT a.id, a.content_hash, a.published, a.source, a.canonical_url, a.lang, "
+            "coalesce(a.version, 1), a.listed_on, a.seq FROM articles a", "a.id", ids)
         return {r[0]: tuple(r[1:]) for r in rows}
 
     def ids_by_canonical_url(self, urls: Iterable[str]) -> dict[str, str]:
         """canonical url -> id of the earliest-ingested stored full article (not a headline of a
         page's list) with that canonical url."""
-        with self._temp(pa.table({"u": pa.array(sorted(set(urls)), pa.string())})) as t:
+        urls = sorted(set(urls))
+        if self._small(urls):
+            # an index scan of articles_canonical_url; listed_on is tested here, since another
+            # term in the filter makes DuckDB (2.0) scan the whole table instead
+            first: dict[str, tuple[int, str]] = {}
+            for url, art_id, seq, listed in self._rows(
+                    f"SELECT canonical_url, id, seq, listed_on FROM articles WHERE canonical_url IN "
+                    f"({self._marks(urls)})", urls):
+                if listed is None and (url not in first or seq < first[url][0]):
+                    first[url] = (seq, art_id)
+            return {u: v[1] for u, v in first.items()}
+        with self._temp(pa.table({"u": pa.array(urls, pa.string())})) as t:
             return dict(self._rows(
                 f"SELECT canonical_url, arg_min(id, seq) FROM articles JOIN {t} ON canonical_url = u "
                 "WHERE listed_on IS NULL GROUP BY canonical_url"))

@@ -457,17 +457,9 @@ def assign_hybrid_online(
             why = f"P(same story) {best_p:.3f} >= {thr:.2f}"
             merged: list[str] = []
             if merge and by_members:
-                bridged = sorted(int(r) for r, q in zip(rows, p) if q >= merge_floor and r != best_row)
-                keep = best_row
-                for r in bridged:
-                    q = stories.story_probability(keep, r, scorer)
-                    if q >= thr:
-                        a, b = min(keep, r), max(keep, r)  # the older story keeps its id
-                        merged.append(stories.ids[b])
-                        stories.absorb(a, b)
-                        keep = a
-                        why += f"; merged {stories.ids[b]} (stories' P {q:.3f})"
-                best_row = keep
+                best_row, merged, notes = _merge_bridged(stories, best_row, rows, p, scorer,
+                                                         merge_floor)
+                why += notes
             sid = stories.ids[best_row]
             out.append(HybridAssignment(sid, best_p, False, f"joined {sid}: {why}", tuple(merged)))
             continue
@@ -566,16 +558,9 @@ def assign_hybrid_minibatch(
                     stories.join(best_row, emb[j], float(t_all[j]), vecs[k], cguards[k], cterms[k])
                 why = f"P(same story) {best_p:.3f} >= {thr:.2f}"
                 if merge:
-                    keep = best_row
-                    for r in sorted(int(r) for r, q in zip(rows, p) if q >= merge_floor and r != best_row):
-                        q = stories.story_probability(keep, r, scorer)
-                        if q >= thr:
-                            a, b = min(keep, r), max(keep, r)  # the older story keeps its id
-                            merged.append(stories.ids[b])
-                            stories.absorb(a, b)
-                            keep = a
-                            why += f"; merged {stories.ids[b]} (stories' P {q:.3f})"
-                    best_row = keep
+                    best_row, merged, notes = _merge_bridged(stories, best_row, rows, p, scorer,
+                                                             merge_floor)
+                    why += notes
                 sid, created = stories.ids[best_row], False
                 reason = f"joined {sid} with a mini-batch cluster of {len(idx)}: {why}"
             else:
@@ -596,6 +581,24 @@ def assign_hybrid_minibatch(
                                                reason if m == 0 or not created else mate,
                                                tuple(merged) if m == 0 else ())
     return out  # type: ignore[return-value]
+
+
+def _merge_bridged(stories: HybridStories, joined: int, rows: np.ndarray, p: np.ndarray,
+                   scorer: StoryScorer, floor: float) -> tuple[int, list[str], str]:
+    """Merge the story ``joined`` with each candidate of ``rows`` whose probability ``p`` for
+    the joining item (or cluster) is at least ``floor``, when the two stories' members average
+    P(same story) >= the threshold; the older story (lower row) keeps its id. Returns (the
+    surviving row, the ids merged away, a note for the reason)."""
+    keep, merged, notes = joined, [], ""
+    for r in sorted(int(r) for r, q in zip(rows, p) if q >= floor and r != joined):
+        q = stories.story_probability(keep, r, scorer)
+        if q >= scorer.threshold:
+            a, b = min(keep, r), max(keep, r)
+            merged.append(stories.ids[b])
+            stories.absorb(a, b)
+            keep = a
+            notes += f"; merged {stories.ids[b]} (stories' P {q:.3f})"
+    return keep, merged, notes
 
 
 def _best_story_for_cluster(stories: HybridStories, cemb: np.ndarray, ctimes: np.ndarray,

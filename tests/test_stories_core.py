@@ -78,6 +78,11 @@ def test_story_params_validation():
         StoryParams(max_candidates=0)
     with pytest.raises(ValueError):
         StoryParams(decay_per_day=-0.1)
+    with pytest.raises(ValueError):
+        StoryParams(online_batch=0)
+    with pytest.raises(ValueError):
+        StoryParams(online_batch=2.5)
+    assert StoryParams(online_batch=1).online_batch == 1
 
 
 # --------------------------------------------------------------------------- guard

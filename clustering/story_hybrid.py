@@ -23,7 +23,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -144,15 +144,50 @@ def rebuild_states(store: Store, story_ids: set[str], model_id: str, cache: Term
             for sid, ms in members.items()}
 
 
-def _active_states(store: Store, params: StoryParams, times: np.ndarray, model_id: str,
+@dataclass
+class ActiveCache:
+    """The active stories as the last online round left them, kept in memory by a long-lived
+    writer (a :class:`~clustering.NewsClusterer` held open, the feed service) so that the next
+    round need not parse every active story's stored state again.
+
+    Valid for the next round only when nothing else wrote in between: ``run_id`` must be the
+    store's newest committed run (a rolled-back round leaves no run row, so its cache is
+    dropped), the model the same, and the new items no earlier than its window (``since``).
+
+    Attributes:
+        run_id: the run whose story step left this state.
+        model_id: embedding model of the states.
+        since: the oldest last-seen time the state was loaded for (None: every active story).
+        stories: the state (rows of merged-away stories stay, never candidates again).
+    """
+
+    run_id: int
+    model_id: str
+    since: datetime | None
+    stories: HybridStories
+
+    def fits(self, run_id: int | None, model_id: str) -> bool:
+        """Whether this state can serve the round after run ``run_id`` (the store's newest
+        committed run) with ``model_id`` embeddings."""
+        return run_id == self.run_id and model_id == self.model_id
+
+    def covers(self, since: datetime | None) -> bool:
+        """Whether the state holds every active story last seen at or after ``since``."""
+        return self.since is None or (since is not None and since >= self.since)
+
+
+def _since(params: StoryParams, times: np.ndarray) -> datetime | None:
+    if not np.isfinite(times).any():
+        return None
+    return datetime.fromtimestamp(float(np.nanmin(times)) - params.active_days * SECONDS_PER_DAY,
+                                  tz=timezone.utc)
+
+
+def _active_states(store: Store, params: StoryParams, since: datetime | None, model_id: str,
                    cache: TermCache, dim: int) -> tuple[HybridStories, set[str]]:
     """The active stories the items may join (as :func:`clustering.story_step._load_active`),
     from their stored states; missing states are rebuilt from the members (and stored by the
     caller: their ids come second)."""
-    since = None
-    if np.isfinite(times).any():
-        since = datetime.fromtimestamp(float(np.nanmin(times)) - params.active_days * SECONDS_PER_DAY,
-                                       tz=timezone.utc)
     ids = store.active_story_ids(since)
     stored = store.story_states(ids, model_id)
     missing = set(ids) - set(stored)
@@ -163,24 +198,50 @@ def _active_states(store: Store, params: StoryParams, times: np.ndarray, model_i
     return HybridStories.from_dicts(rows, dim), missing
 
 
+def _reusable(active: ActiveCache | None, since: datetime | None) -> HybridStories | None:
+    """The cached state, unless it holds many more stories than the window needs (a writer
+    held open for weeks: then reloading the window bounds its memory)."""
+    if active is None or not active.covers(since):
+        return None
+    st = active.stories
+    if since is not None and len(st) > 2_000:
+        cut = since.timestamp()
+        live = sum(1 for a, t in zip(st.alive, st.last) if a and (math.isnan(t) or t >= cut))
+        if len(st) > 2 * live:
+            return None
+    return st
+
+
 def hybrid_online(store: Store, params: StoryParams, units: Sequence[Any], emb: np.ndarray,
                   times: np.ndarray, model_id: str, new_story_id: Callable[[], str],
-                  cache: TermCache) -> tuple[list, dict[str, str | None], dict[str, str]]:
+                  cache: TermCache, active: ActiveCache | None = None
+                  ) -> tuple[list, dict[str, str | None], dict[str, str], ActiveCache]:
     """Assign units (already in arrival order; ``emb`` (n, d) and ``times`` (n,) epoch seconds
     aligned with them) to the active stories with :func:`assign_hybrid_minibatch`, count them in
     the stored document frequencies.
+
+    Args:
+        active: the state the previous round left, if the caller checked that it
+            :meth:`ActiveCache.fits` this round; None loads the active stories from the store.
 
     Returns:
         (one :class:`~clustering.stories.HybridAssignment` per unit, its ``story_id`` the story
         the unit is in after the whole pass (stories merged later in the pass resolved); story
         id -> new state JSON for every story the units joined or created and for stored stories
         whose missing state was rebuilt, None for the stories merged away; merged story id ->
-        the story it is now part of).
+        the story it is now part of; the state after the round, as an :class:`ActiveCache`
+        whose ``run_id`` the caller sets).
     """
     scorer = load_scorer(params)
     tg = [cache.get(u.article_id, u.title, u.text) for u in units]
     terms = [t for t, _ in tg]
-    stories, rebuilt = _active_states(store, params, times, model_id, cache, emb.shape[1])
+    since = _since(params, times)
+    stories = _reusable(active, since)
+    rebuilt: set[str] = set()
+    if stories is None:
+        stories, rebuilt = _active_states(store, params, since, model_id, cache, emb.shape[1])
+    else:
+        since = active.since
     df = store_frequencies(store, terms)
     out = assign_hybrid_minibatch(stories, emb, terms, [g for _, g in tg], times, df,
                                   new_story_id, scorer, chunk=params.online_batch,
@@ -193,7 +254,7 @@ def hybrid_online(store: Store, params: StoryParams, units: Sequence[Any], emb: 
     states: dict[str, str | None] = {stories.ids[r]: json.dumps(stories.to_dict(r))
                                      for r in range(len(stories)) if stories.ids[r] in touched}
     states.update(dict.fromkeys(merges))
-    return out, states, merges
+    return out, states, merges, ActiveCache(-1, model_id, since, stories)
 
 
 def hybrid_batch_labels(store: Store, params: StoryParams, all_units: Sequence[Any],

@@ -108,6 +108,10 @@ class StoryStep:
         self.embed = embed
         self.embedder = embedder
         self._fresh_states: dict[str, str] | None = None  # hybrid states set by _online
+        #: active hybrid stories as the last online round left them (see
+        #: story_hybrid.ActiveCache); _pending until that round's step has finished
+        self._active: story_hybrid.ActiveCache | None = None
+        self._pending: story_hybrid.ActiveCache | None = None
 
     @property
     def mode(self) -> str:
@@ -133,7 +137,12 @@ class StoryStep:
         story part of the run summary. ``left``: stories that lost a member (or whose member's
         metadata changed) before this step, by an article update; their rows are refreshed."""
         now = datetime.now(timezone.utc)
+        active, self._active, self._pending = self._active, None, None
+        if active is not None and not active.fits(store.last_run_id(), self._embedder().model_id):
+            active = None
         left = set(store.existing_stories(set(left))) if left else set()
+        if left:
+            active = None  # members left stories by an update: reload their states
         if left:  # groups whose embedded representative was updated away get their new one embedded
             self._embeddings(store, run_id, [Unit.from_row(r) for r in store.unembedded_units_of_stories(
                 left, self._embedder().model_id)], progress)
@@ -152,7 +161,7 @@ class StoryStep:
         times = [a.published for a in new if a.published]
         if self.mode == "online":
             decided, moved, merge_events = self._online(store, units, emb, new_ids,
-                                                        max(times) if times else now)
+                                                        max(times) if times else now, active)
             events.extend(merge_events)
         else:
             pad = timedelta(days=self.params.active_days)
@@ -160,8 +169,12 @@ class StoryStep:
             decided, moved, batch_events = self._batch(store, units, emb, new_ids, window,
                                                        max(times) if times else now)
             events.extend(batch_events)
-        return self._record(store, run_id, now, units, decided, moved, group_story, events, times,
-                            left)
+        out = self._record(store, run_id, now, units, decided, moved, group_story, events, times,
+                           left)
+        if self._pending is not None:
+            self._pending.run_id = run_id  # valid once this run is the newest committed one
+            self._active, self._pending = self._pending, None
+        return out
 
     def recluster(self, store: Store, run_id: int, since: datetime | None,
                   until: datetime | None) -> dict[str, Any]:
@@ -171,6 +184,7 @@ class StoryStep:
         article (an empty window is an error, not a silent no-op) or more units than batch
         clustering accepts (see :func:`clustering.stories.cluster_batch`)."""
         now = datetime.now(timezone.utc)
+        self._active = None  # moves members: the online state is reloaded next time
         if not store.count_window_units(self._embedder().model_id, since, until):
             span = f"[{since.isoformat() if since else '...'}, {until.isoformat() if until else '...'}]"
             raise ValueError(f"empty window: no article with stories and embeddings of "
@@ -196,6 +210,9 @@ class StoryStep:
         _refresh_stories(store, run_id, touched, self._embedder().model_id, self.params)
         self._save_states(store, run_id, touched, bool(moved))
         quiet = _mark_quiet(store, run_id, times, self.params)
+        if self._pending is not None:
+            for sid, *_ in quiet:
+                self._pending.stories.retire(sid)
         store.insert_events(events + quiet, run_id)
         out = {"embedded": len(units),
                "joined existing": sum(1 for s, _, _ in decided.values() if s not in created),
@@ -223,10 +240,11 @@ class StoryStep:
         return np.stack([have[u.article_id] for u in units]).astype(np.float32)
 
     def _online(self, store: Store, units: list[Unit], emb: np.ndarray, new_ids: StoryIds,
-                when: datetime) -> tuple[Decided, dict[str, tuple[str, str]], list[tuple]]:
+                when: datetime, active: story_hybrid.ActiveCache | None = None
+                ) -> tuple[Decided, dict[str, tuple[str, str]], list[tuple]]:
         """Decisions for the new units in arrival order; with the hybrid scorer also the stored
         units moved by stories merging (a new unit bridged them) and their "merged_into"
-        events."""
+        events. ``active``: the previous round's state when it is still valid."""
         if not units:
             return {}, {}, []
         order = sorted(range(len(units)), key=lambda i: (_epoch(units[i].published)
@@ -234,9 +252,9 @@ class StoryStep:
                                                          units[i].seq))
         times = np.array([_epoch(units[i].published) for i in order])
         if self.params.scorer == "hybrid":
-            out_h, self._fresh_states, merges = story_hybrid.hybrid_online(
+            out_h, self._fresh_states, merges, self._pending = story_hybrid.hybrid_online(
                 store, self.params, [units[i] for i in order], emb[order], times,
-                self._embedder().model_id, new_ids, story_hybrid.TermCache())
+                self._embedder().model_id, new_ids, story_hybrid.TermCache(), active)
             decided = {units[i].article_id: (a.story_id, None if math.isnan(a.probability)
                                              else a.probability, a.reason)
                        for i, a in zip(order, out_h)}

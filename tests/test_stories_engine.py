@@ -131,6 +131,41 @@ def test_online_merges_stored_stories_a_new_item_bridges(embedder):
         assert bcubed([gold[k] for k in members], list(members.values())).f1 > 0.8
 
 
+def test_a_writer_held_open_reuses_its_online_state_and_stays_exact(articles, embedder, tmp_path):
+    """One article per call: a NewsClusterer held open keeps the active stories in memory between
+    calls (no reparse of every stored state); the stories equal those of a writer reopened for
+    every call, which reloads them from the store. A run by another writer in between is noticed
+    (newest run id) and the state reloaded."""
+    arts = articles[:40]
+    held, fresh = tmp_path / "held.duckdb", tmp_path / "fresh.duckdb"
+    with NewsClusterer(held, Config(), embedder=embedder) as nc:
+        for a in arts[:30]:
+            nc.ingest([a])
+        assert nc.story_step._active is not None and nc.story_step._active.run_id == \
+            nc.store.last_run_id()
+        reused = nc.story_step._active
+        nc.ingest([arts[30]])
+        assert nc.story_step._active.stories is reused.stories      # the same object, reused
+    for a in arts[:31]:
+        with NewsClusterer(fresh, Config(), embedder=embedder) as nc:
+            nc.ingest([a])
+    with NewsClusterer(held, Config(), embedder=embedder, read_only=True) as a, \
+            NewsClusterer(fresh, Config(), embedder=embedder, read_only=True) as b:
+        assert open_stories(a) == open_stories(b)
+        sa = dict(a.store.con.execute("SELECT story_id, state FROM story_state").fetchall())
+        sb = dict(b.store.con.execute("SELECT story_id, state FROM story_state").fetchall())
+        assert sa == sb
+    # another writer's run between two calls: the held state no longer fits and is reloaded
+    with NewsClusterer(held, Config(), embedder=embedder) as nc:
+        nc.ingest([arts[31]])
+        kept = nc.story_step._active
+        with NewsClusterer(nc.store, Config(), embedder=embedder) as other:
+            other.ingest([arts[32]])
+        assert not kept.fits(nc.store.last_run_id(), kept.model_id)
+        nc.ingest([arts[33]])
+        assert nc.story_step._active.stories is not kept.stories
+
+
 def test_explain_reports_probability_features_and_threshold(articles, embedder):
     with NewsClusterer(":memory:", Config(), embedder=embedder) as nc:
         nc.ingest(articles[:11])                                  # the seed page

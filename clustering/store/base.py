@@ -291,6 +291,10 @@ class StoreBase:
             hints[(table, col)] = int(top)
         return None if top is None else int(top)
 
+    def last_run_id(self) -> int | None:
+        """The newest committed run's id (None for an empty database)."""
+        return self._max_of("runs", "run_id")
+
     def next_run_id(self) -> int:
         """The id the next run will get (1 for an empty database)."""
         return (self._max_of("runs", "run_id") or 0) + 1

@@ -299,6 +299,12 @@ class HybridStories:
         stories of at most ``max_members`` members)."""
         return members_probability(self.members[a], self.members[b], scorer)
 
+    def retire(self, sid: str) -> None:
+        """Story ``sid`` is no longer active (went quiet): never a candidate again."""
+        row = self._pos.get(sid)
+        if row is not None:
+            self.alive[row] = False
+
     def absorb(self, keep: int, gone: int) -> None:
         """Merge story ``gone`` into story ``keep``: sums, sizes, centroids and counts add up;
         the kept members are ``keep``'s first one and the most recent of both."""

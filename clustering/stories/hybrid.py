@@ -330,27 +330,8 @@ class HybridStories:
         """Mean P(same story) of one item against the kept members of each story in ``rows``:
         the average-linkage score of :func:`cluster_hybrid_batch`, so one threshold means the
         same in both modes (exact for stories of at most ``max_members`` members)."""
-        from .sparse import dot
-
-        out = np.empty(len(rows))
-        x = np.asarray(x, dtype=np.float32)
-        for k, r in enumerate(rows):
-            ms = self.members[r]
-            E = np.stack([m[0] for m in ms])
-            emb = E @ x
-            sims = [[dot(vecs[f], m[1][f]) for m in ms] for f in range(3)]
-            pc, nc, pa = [], [], []
-            for m in ms:
-                c, n, a = _guard_flags(guard, m[2])
-                pc.append(c)
-                nc.append(n)
-                pa.append(a)
-            gap = np.abs(t - np.array([m[5] for m in ms])) / SECONDS_PER_DAY
-            X = compose(emb, sims[0], sims[1], sims[2], np.array(pc), np.array(nc),
-                        np.array(pa), float(terms.headline_only), np.array([m[3] for m in ms]),
-                        float(terms.arabic), np.array([m[4] for m in ms]), gap)
-            out[k] = float(np.mean(scorer.proba(X)))
-        return out
+        item = [member_record(x, t, vecs, guard, terms)]
+        return np.array([members_probability(item, self.members[r], scorer) for r in rows])
 
     def features(self, rows: np.ndarray, x, t, vecs, guard: GuardFeatures,
                  terms: ItemTerms) -> np.ndarray:
@@ -370,6 +351,17 @@ class HybridStories:
         ar = np.array([self.n_ar[r] for r in rows]) / size
         return compose(emb, sims[0], sims[1], sims[2], np.array(pc), np.array(nc), np.array(pa),
                        float(terms.headline_only), head, float(terms.arabic), ar, gap)
+
+
+def _checked_inputs(emb, terms, guards, times) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 embeddings, float64 times with NaN for None) of an online round; ValueError
+    unless emb, terms, guards and times have one entry per item."""
+    emb = np.asarray(emb, dtype=np.float32)
+    n = emb.shape[0]
+    t_all = np.full(n, np.nan) if times is None else np.asarray(times, dtype=np.float64)
+    if len(terms) != n or len(guards) != n or t_all.shape != (n,):
+        raise ValueError("emb, terms, guards and times must have the same length")
+    return emb, t_all
 
 
 def assign_hybrid_online(
@@ -424,11 +416,8 @@ def assign_hybrid_online(
         One :class:`HybridAssignment` per item, in input order.
     """
     scorer = scorer or default_scorer()
-    emb = np.asarray(emb, dtype=np.float32)
+    emb, t_all = _checked_inputs(emb, terms, guards, times)
     n = emb.shape[0]
-    t_all = np.full(n, np.nan) if times is None else np.asarray(times, dtype=np.float64)
-    if len(terms) != n or len(guards) != n or t_all.shape != (n,):
-        raise ValueError("emb, terms, guards and times must have the same length")
     out: list[HybridAssignment] = []
     for j in range(n):
         x, t, it = emb[j], float(t_all[j]), terms[j]
@@ -528,11 +517,8 @@ def assign_hybrid_minibatch(
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     scorer = scorer or default_scorer()
-    emb = np.asarray(emb, dtype=np.float32)
+    emb, t_all = _checked_inputs(emb, terms, guards, times)
     n = emb.shape[0]
-    t_all = np.full(n, np.nan) if times is None else np.asarray(times, dtype=np.float64)
-    if len(terms) != n or len(guards) != n or t_all.shape != (n,):
-        raise ValueError("emb, terms, guards and times must have the same length")
     out: list[HybridAssignment | None] = [None] * n
     thr = scorer.threshold
     for lo in range(0, n, chunk):

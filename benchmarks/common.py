@@ -177,12 +177,34 @@ def ans_pairs() -> list[tuple[str, str, str]]:
 # ------------------------------------------------------------------------------- embeddings
 
 
+#: Embedding settings of the suite: the engine's :class:`clustering.config.EmbedParams` defaults,
+#: so that quality figures are those of the vectors a run stores. ``$NEWS_CLUSTER_BENCH_EMBED``
+#: overrides fields for a side-by-side run, e.g. ``backend=torch`` or ``batch_size=32,chunk=64``.
+EMBED_OVERRIDES = os.environ.get("NEWS_CLUSTER_BENCH_EMBED", "")
+
+
+def embed_params():
+    """The :class:`~clustering.config.EmbedParams` of the suite (defaults + overrides)."""
+    import dataclasses
+
+    from clustering.config import EmbedParams
+
+    kw: dict[str, object] = {}
+    for part in filter(None, (p.strip() for p in EMBED_OVERRIDES.split(","))):
+        key, _, val = part.partition("=")
+        field = {f.name: f for f in dataclasses.fields(EmbedParams)}.get(key.strip())
+        if field is None:
+            raise SystemExit(f"NEWS_CLUSTER_BENCH_EMBED: unknown EmbedParams field {key!r}")
+        kw[field.name] = int(val) if field.type in ("int", int) else val.strip()
+    return EmbedParams(**kw)
+
+
 @lru_cache(maxsize=1)
 def embedder():
-    """The default :class:`clustering.embed.Embedder` (loaded once per process)."""
-    from clustering.embed import Embedder
+    """The engine's :class:`clustering.embed.Embedder` for :func:`embed_params` (loaded once)."""
+    from clustering.story_step import embedder_for
 
-    e = Embedder()
+    e = embedder_for(embed_params())
     _ = e.dim  # load now, so load time is not charged to the first measured batch
     return e
 
@@ -194,15 +216,19 @@ EMBED_TIMING: dict[str, list[float]] = {}
 
 def embed_cached(name: str, texts: list[str], bodies: list[str] | None = None) -> np.ndarray:
     """Embeddings of ``texts`` (``encode_texts``) or of articles (``encode_articles(texts,
-    bodies)``), cached in ``benchmarks/out/emb-<name>-<key>.npy``.
+    bodies)``) by :func:`embedder`, in chunks of ``embed_params().chunk`` as the story step
+    embeds them, cached in ``benchmarks/out/emb-<name>-<key>.npy``.
 
-    The key hashes the model id and the inputs, so a changed input or model recomputes.
+    The key hashes the model id, lead tokens, batch settings of int8 models and the inputs, so a
+    changed input or model recomputes.
     Returns float32 (n, dim), L2-normalised.
     """
-    e = embedder()
+    e, params = embedder(), embed_params()
     h = hashlib.blake2b(digest_size=10)
     h.update(e.model_id.encode())
     h.update(str(e.lead_tokens).encode())
+    if params.backend != "torch":  # int8 vectors depend on the batch companions
+        h.update(f"bs{params.batch_size}c{params.chunk}".encode())
     for t in texts:
         h.update(t.encode("utf-8") + b"\x00")
     for b in bodies or []:
@@ -211,7 +237,12 @@ def embed_cached(name: str, texts: list[str], bodies: list[str] | None = None) -
     if path.exists():
         return np.load(path)
     t0 = time.perf_counter()
-    v = e.encode_texts(list(texts)) if bodies is None else e.encode_articles(list(texts), list(bodies))
+    # In the engine's chunks (the story step embeds embed.chunk representatives per call).
+    step = params.chunk
+    v = np.concatenate([
+        e.encode_texts(list(texts[lo:lo + step])) if bodies is None
+        else e.encode_articles(list(texts[lo:lo + step]), list(bodies[lo:lo + step]))
+        for lo in range(0, len(texts), step)]) if len(texts) else np.zeros((0, e.dim), np.float32)
     kind = "texts" if bodies is None else "articles"
     acc = EMBED_TIMING.setdefault(kind, [0.0, 0.0])
     acc[0] += time.perf_counter() - t0

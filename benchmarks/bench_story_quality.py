@@ -104,7 +104,9 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
             parts.append(np.flatnonzero([g not in held for g in T.groups]) if same else None)
         sc = train(tsets, parts, weights=SET_WEIGHTS)
         t0 = time.perf_counter()
-        lab = cluster_hybrid_batch(S.batch(te), sc)
+        sp = StoryParams()
+        lab = cluster_hybrid_batch(S.batch(te), sc, split_ratio=sp.split_ratio,
+                                   split_min=sp.split_min)
         t_feat += time.perf_counter() - t0
         hyb[te] = [f"{k}-{x}" for x in lab]
         # online: fresh state and document frequencies per fold, items in file order; item by
@@ -118,7 +120,8 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
                                           [S.guards[i] for i in te], S.times[te],
                                           DocumentFrequencies(),
                                           lambda k=k, c=counter: f"{k}-s{next(c)}", sc,
-                                          chunk=chunk)
+                                          chunk=chunk, split_ratio=sp.split_ratio,
+                                          split_min=sp.split_min)
             if chunk == 1:
                 t_online += time.perf_counter() - t0
             out_arr[te] = [state.resolve(a.story_id) for a in asg]

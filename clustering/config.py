@@ -175,6 +175,12 @@ class StoryParams:
             (:func:`~clustering.stories.hybrid.assign_hybrid_minibatch`); 1 = item by item.
             Time and memory per mini-batch grow as its size squared.
         linkage: batch linkage, one of :data:`LINKAGES`.
+        split_ratio: with the hybrid scorer, a cluster of a batch or mini-batch, mostly of full
+            articles, is cut in two at its dendrogram's top split when the two halves' mean
+            P(same story) is below ``split_ratio`` times the lower of their own cohesions (mean
+            P inside each): two events of one kind whose every pair scores likely
+            (:func:`~clustering.stories.hybrid.split_incoherent`). 0 disables it.
+        split_min: members each half needs for such a cut (>= 2).
         guard_min_score: the guard (:func:`~clustering.stories.guard.guard_conflict`) is
             consulted only for pairs or candidate stories scoring at least this.
         label_terms: c-TF-IDF terms kept as a story's label.
@@ -199,6 +205,8 @@ class StoryParams:
     max_candidates: int = 50
     online_batch: int = 1000
     linkage: str = "average"
+    split_ratio: float = 0.8
+    split_min: int = 6
     guard_min_score: float = 0.92
     label_terms: int = 5
     label_contrast: int = 200
@@ -229,6 +237,10 @@ class StoryParams:
             raise ValueError(f"guard_min_score must be in [-1, 1], got {self.guard_min_score}")
         if self.linkage not in LINKAGES:
             raise ValueError(f"linkage must be one of {LINKAGES}, got {self.linkage!r}")
+        if not 0.0 <= self.split_ratio < 1.0:
+            raise ValueError(f"split_ratio must be in [0, 1), got {self.split_ratio}")
+        if int(self.split_min) != self.split_min or self.split_min < 2:
+            raise ValueError(f"split_min must be an integer >= 2, got {self.split_min}")
         if self.label_terms < 1 or self.label_contrast < 0:
             raise ValueError("label_terms must be >= 1 and label_contrast >= 0")
 

@@ -246,7 +246,8 @@ def hybrid_online(store: Store, params: StoryParams, units: Sequence[Any], emb: 
     out = assign_hybrid_minibatch(stories, emb, terms, [g for _, g in tg], times, df,
                                   new_story_id, scorer, chunk=params.online_batch,
                                   active_days=params.active_days,
-                                  max_candidates=params.max_candidates)
+                                  max_candidates=params.max_candidates,
+                                  split_ratio=params.split_ratio, split_min=params.split_min)
     count_documents(store, terms)
     merges = {s: stories.resolve(s) for a in out for s in a.merged}
     out = [replace(a, story_id=stories.resolve(a.story_id)) for a in out]
@@ -277,7 +278,8 @@ def hybrid_batch_labels(store: Store, params: StoryParams, all_units: Sequence[A
         df = DocumentFrequencies().update(terms)
     batch = PairBatch(vecs, terms, [g for _, g in tg], times, df)
     return cluster_hybrid_batch(batch, load_scorer(params), linkage=params.linkage,
-                                max_items=MAX_BATCH_ITEMS)
+                                max_items=MAX_BATCH_ITEMS, split_ratio=params.split_ratio,
+                                split_min=params.split_min)
 
 
 #: Features reported by ``explain`` (the rest are products of these).

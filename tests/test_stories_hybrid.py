@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 
+from clustering.config import StoryParams
 from clustering.evaluate.metrics import bcubed
 from clustering.stories.features import FEATURE_NAMES, PairBatch
 from clustering.stories.hybrid import (
@@ -20,6 +21,7 @@ from clustering.stories.hybrid import (
     cluster_hybrid_batch,
     prepare,
     probability_matrix,
+    split_incoherent,
 )
 from clustering.stories.scorer import DEFAULT_WEIGHTS, StoryScorer, default_scorer
 from clustering.stories.sparse import (
@@ -220,6 +222,50 @@ def test_minibatch_of_the_whole_input_is_batch_mode(uci):
     _, asg100, lab100 = _online_labels(uci, chunk=100)
     assert any("joined" in a.reason and "mini-batch" in a.reason for a in asg100[100:])
     assert bcubed(gold, lab100).f1 > 0.85
+
+
+ECB_TOPICS = ("1", "7", "9", "12", "14", "24", "35")  # 7 of ECB+'s topics, two events each
+
+
+def test_split_cuts_two_events_of_one_kind_apart_on_ecb_articles(embedder):
+    import gzip
+
+    with gzip.open(shared("ecbplus/ecbplus_topics_1-35.jsonl.gz"), "rt", encoding="utf-8") as f:
+        docs = [d for d in map(json.loads, f) if str(d["topic"]) in ECB_TOPICS]
+    heads = [d["text"].strip().split("\n", 1) for d in docs]
+    titles, texts = [h[0] for h in heads], [h[1] if len(h) > 1 else "" for h in heads]
+    terms, guards = prepare(titles, texts)
+    b = PairBatch(embedder.encode_articles(titles, texts), terms, guards, None,
+                  DocumentFrequencies().update(terms))
+    gold = [str(d["story_id"]) for d in docs]
+    plain = bcubed(gold, cluster_hybrid_batch(b).tolist())
+    sp = StoryParams()
+    cut = bcubed(gold, cluster_hybrid_batch(b, split_ratio=sp.split_ratio,
+                                            split_min=sp.split_min).tolist())
+    # average linkage at P >= 0.5 joins some topics' two events; the split parts them
+    assert plain.precision < 0.85 and cut.precision > plain.precision + 0.1, (plain, cut)
+    assert cut.f1 > plain.f1 + 0.03, (plain, cut)
+
+
+def test_split_leaves_headline_clusters_and_coherent_clusters_alone(uci):
+    gold, emb, terms, guards, times = uci
+    b = PairBatch(emb, terms, guards, times, DocumentFrequencies().update(terms))
+    P = probability_matrix(b)
+    labels = cluster_hybrid_batch(b)
+    assert (split_incoherent(P, labels, b.head, 0.8, 4) == labels).all()  # all headlines
+    # the same clusters, taken as full articles, are cut only where the two halves differ
+    cut = split_incoherent(P, labels, np.zeros(len(gold)), 0.8, 4)
+    assert len(set(cut)) >= len(set(labels))
+    assert (split_incoherent(P, labels, np.zeros(len(gold)), 0.0, 4) == labels).all()
+    two = np.array([0] * 4 + [1] * 4)
+    block = np.where(two[:, None] == two[None, :], 0.95, 0.6)
+    assert list(split_incoherent(block, np.zeros(8, int), np.zeros(8), 0.8, 4)) == list(two)
+    assert list(split_incoherent(block, np.zeros(8, int), np.zeros(8), 0.6, 4)) == [0] * 8
+    assert list(split_incoherent(block, np.zeros(8, int), np.zeros(8), 0.8, 5)) == [0] * 8
+    with pytest.raises(ValueError, match="split_ratio"):
+        StoryParams(split_ratio=1.0)
+    with pytest.raises(ValueError, match="split_min"):
+        StoryParams(split_min=1)
 
 
 def test_online_merges_stories_that_an_item_bridges_and_only_then(uci):

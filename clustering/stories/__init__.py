@@ -69,6 +69,7 @@ from .hybrid import (
     cluster_hybrid_batch,
     prepare,
     probability_matrix,
+    split_incoherent,
 )
 from .labels import ctfidf_labels, stop_words
 from .online import ActiveStories, Assignment, assign_online
@@ -106,6 +107,7 @@ __all__ = [
     "item_terms",
     "prepare",
     "probability_matrix",
+    "split_incoherent",
     "reconcile",
     "stop_words",
     "story_score",

@@ -194,7 +194,9 @@ class StoryClusterer(ParamsMixin):
                 self._df.update(terms)
                 labels = cluster_hybrid_batch(PairBatch(emb, terms, guards, times, self._df),
                                               scorer, linkage=params.linkage,
-                                              max_items=MAX_BATCH_ITEMS)
+                                              max_items=MAX_BATCH_ITEMS,
+                                              split_ratio=params.split_ratio,
+                                              split_min=params.split_min)
                 how = f"batch (hybrid scorer, {params.linkage} linkage, P >= {scorer.threshold})"
             else:
                 feats = [guard_features(a.title, a.text) for a in arts]
@@ -230,7 +232,9 @@ class StoryClusterer(ParamsMixin):
                                               self._df, self._new_id, self._scorer(params),
                                               chunk=params.online_batch,
                                               active_days=params.active_days,
-                                              max_candidates=params.max_candidates)
+                                              max_candidates=params.max_candidates,
+                                              split_ratio=params.split_ratio,
+                                              split_min=params.split_min)
             else:
                 if self._active is None:
                     self._active = ActiveStories(emb.shape[1])

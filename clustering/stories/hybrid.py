@@ -46,6 +46,7 @@ __all__ = [
     "cluster_hybrid_batch",
     "prepare",
     "probability_matrix",
+    "split_incoherent",
 ]
 
 _BLOCK = 256
@@ -84,10 +85,75 @@ def _first_seen_order(labels: np.ndarray) -> np.ndarray:
     return rank[inv.reshape(-1)]
 
 
+def split_incoherent(P: np.ndarray, labels: np.ndarray, headline_only: np.ndarray,
+                     ratio: float, min_size: int) -> np.ndarray:
+    """Cut clusters that hold two coherent groups scoring much lower across than inside.
+
+    Two events of one kind (two boxers' title fights, two players' DUI arrests) give pairs
+    that all look likely in absolute terms (P 0.6-0.8 across, 0.9+ inside each event), so
+    average linkage at 0.5 joins them; relative to each event's own cohesion they stand apart.
+    For each cluster of at least ``2 * min_size`` items, at most half of them headline-only,
+    the top split of its average-linkage dendrogram over ``1 - P`` gives halves A and B; when
+    both have ``min_size`` items and ``mean P(A, B) < ratio * min(cohesion(A), cohesion(B))``
+    (cohesion: mean P over a half's distinct pairs), the cluster is cut and both halves are
+    checked again. Headline clusters are left alone: headlines of one story scatter in
+    wording and sub-groups of them are the rule, not a second event.
+
+    Args:
+        P: (n, n) symmetric P(same story).
+        labels: (n,) cluster labels (ints).
+        headline_only: (n,) bool or 0/1.
+        ratio: in (0, 1); 0 returns ``labels`` unchanged.
+        min_size: members each half needs (>= 1).
+
+    Returns:
+        (n,) int64 labels; a cut-off half gets a new label above the current maximum.
+
+    Source: the split test is this project's (tuned by grouped CV, benchmarks/RESULTS.md); the
+    dendrogram is SciPy's average linkage (UPGMA).
+    """
+    from scipy.cluster.hierarchy import linkage as _linkage
+    from scipy.cluster.hierarchy import to_tree
+    from scipy.spatial.distance import squareform
+
+    out = np.asarray(labels, dtype=np.int64).copy()
+    if ratio <= 0.0 or out.size < 2 * min_size:
+        return out
+    head = np.asarray(headline_only, dtype=bool)
+    nxt = int(out.max()) + 1
+    todo = [np.flatnonzero(out == c) for c in np.unique(out)]
+
+    def cohesion(sub: np.ndarray) -> float:
+        k = sub.shape[0]
+        return float((sub.sum() - np.trace(sub)) / (k * (k - 1)))
+
+    while todo:
+        ix = todo.pop()
+        if ix.size < 2 * min_size or head[ix].mean() > 0.5:
+            continue
+        sub = P[np.ix_(ix, ix)]
+        dist = 1.0 - sub
+        np.fill_diagonal(dist, 0.0)
+        root = to_tree(_linkage(squareform(dist, checks=False), method="average"))
+        a = np.array(root.get_left().pre_order())
+        b = np.array(root.get_right().pre_order())
+        if a.size < min_size or b.size < min_size:
+            continue
+        cross = float(sub[np.ix_(a, b)].mean())
+        if cross < ratio * min(cohesion(sub[np.ix_(a, a)]), cohesion(sub[np.ix_(b, b)])):
+            out[ix[b]] = nxt
+            nxt += 1
+            todo += [ix[a], ix[b]]
+    return out
+
+
 def cluster_hybrid_batch(batch: PairBatch, scorer: StoryScorer | None = None, *,
                          threshold: float | None = None, linkage: str = "average",
-                         max_items: int = 20_000) -> np.ndarray:
-    """Cluster a batch into stories: agglomerative over ``1 - P(same story)``.
+                         max_items: int = 20_000, split_ratio: float = 0.0,
+                         split_min: int = 4) -> np.ndarray:
+    """Cluster a batch into stories: agglomerative over ``1 - P(same story)``, then
+    :func:`split_incoherent` when ``split_ratio`` > 0 (the engine passes
+    ``StoryParams.split_ratio`` and ``split_min``).
 
     Args:
         batch: the items (:class:`~clustering.stories.features.PairBatch`).
@@ -95,6 +161,8 @@ def cluster_hybrid_batch(batch: PairBatch, scorer: StoryScorer | None = None, *,
         threshold: probability to merge at (default ``scorer.threshold``, 0.5).
         linkage: ``"average"`` (default), ``"complete"`` or ``"single"``.
         max_items: refuse larger batches (O(n^2) memory: 8 n^2 bytes per matrix).
+        split_ratio, split_min: see :func:`split_incoherent`; 0 (default here) keeps the
+            agglomerative clusters as they are.
 
     Returns:
         (n,) int64 labels numbered in order of each cluster's first item.
@@ -112,10 +180,13 @@ def cluster_hybrid_batch(batch: PairBatch, scorer: StoryScorer | None = None, *,
                          "time windows or use assign_hybrid_online()")
     if n <= 1:
         return np.zeros(n, dtype=np.int64)
-    D = 1.0 - probability_matrix(batch, scorer)
+    P = probability_matrix(batch, scorer)
     model = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage=linkage,
                                     distance_threshold=1.0 - thr)
-    return _first_seen_order(np.asarray(model.fit_predict(D)))
+    labels = np.asarray(model.fit_predict(1.0 - P))
+    if split_ratio > 0.0:
+        labels = split_incoherent(P, labels, batch.head, split_ratio, split_min)
+    return _first_seen_order(labels)
 
 
 # ------------------------------------------------------------------------------- online
@@ -482,6 +553,8 @@ def assign_hybrid_minibatch(
     member_candidates: int = 5,
     merge: bool = True,
     merge_floor: float = 0.3,
+    split_ratio: float = 0.0,
+    split_min: int = 4,
 ) -> list[HybridAssignment]:
     """Online assignment in mini-batches: cluster each ``chunk`` of items among themselves, then
     match each cluster to the active stories.
@@ -507,6 +580,7 @@ def assign_hybrid_minibatch(
             :func:`assign_hybrid_online`.
         chunk: items per mini-batch (>= 1); memory and time per chunk grow as chunk^2
             (8 chunk^2 bytes per probability matrix).
+        split_ratio, split_min: passed to :func:`cluster_hybrid_batch` for each chunk.
 
     Returns:
         One :class:`HybridAssignment` per item, in input order.
@@ -531,7 +605,8 @@ def assign_hybrid_minibatch(
             continue
         cterms, cguards = list(terms[lo:hi]), [g or GuardFeatures() for g in guards[lo:hi]]
         df.update(cterms)
-        labels = cluster_hybrid_batch(PairBatch(emb[lo:hi], cterms, cguards, t_all[lo:hi], df), scorer)
+        labels = cluster_hybrid_batch(PairBatch(emb[lo:hi], cterms, cguards, t_all[lo:hi], df),
+                                      scorer, split_ratio=split_ratio, split_min=split_min)
         vecs = [(tfidf(it.title, df), tfidf(it.text, df), tfidf(it.entities, df)) for it in cterms]
         before = len(stories)  # batch clustering already kept this chunk's clusters apart
         for lab in range(int(labels.max()) + 1):  # labels are numbered in first-seen order

@@ -70,19 +70,23 @@ def _rss_mb() -> float:
 
 
 class RssByStage:
-    """A progress reporter that notes the driver's RSS and DuckDB's own memory when each stage
-    starts (where driver memory goes as the input grows)."""
+    """A progress reporter that notes the driver's RSS and DuckDB's own memory (MiB) and the
+    seconds since the first stage when each stage starts (where driver memory and time go as the
+    input grows)."""
 
     def __init__(self, store):
         self.store = store
-        self.stages: list[tuple[str, float, float]] = []
+        self.stages: list[tuple[str, float, float, float]] = []
+        self.t0: float | None = None
 
     def _duckdb_mb(self) -> float:
         rows = self.store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
         return round((rows[0][0] or 0) / 2**20, 1)
 
     def stage(self, name: str, total: int | None = None) -> None:
-        self.stages.append((name, _rss_mb(), self._duckdb_mb()))
+        now = time.perf_counter()
+        self.t0 = now if self.t0 is None else self.t0
+        self.stages.append((name, _rss_mb(), self._duckdb_mb(), round(now - self.t0, 1)))
 
     def advance(self, n: int = 1) -> None:
         pass

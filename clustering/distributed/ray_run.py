@@ -634,14 +634,20 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
 
             # write: everything in one transaction, as a local run
             progress.stage("writing the store")
-            store.load_parquet("articles", _parquet_files(work / "articles"))
+            shards_of = {"articles": _parquet_files(work / "articles"),
+                         "signatures": _parquet_files(work / "signatures"),
+                         "lsh_bands": _parquet_files(work / "bands"), "dup_members": _parquet_files(work / "members"),
+                         "dup_groups": _parquet_files(work / "groups"),
+                         "embeddings": _parquet_files(embed_dir) if embed_dir is not None else []}
+            # ART indexes do not spill: the commit holds each index it appends to whole and the
+            # snapshot copy builds them again, so the cap leaves room for twice the indexes
+            # after this run (a fixed cap fails the commit once the store outgrows it)
+            store.raise_memory_limit(nc.config.run.bulk_memory_mb + 2 * store.index_memory_mb(
+                {t: store.parquet_rows(p) for t, p in shards_of.items()}))
+            store.load_parquet("articles", shards_of["articles"])
             finish_updates(store, plan)  # the new versions' numbers (old + 1)
-            store.load_parquet("signatures", _parquet_files(work / "signatures"))
-            store.load_parquet("lsh_bands", _parquet_files(work / "bands"))
-            store.load_parquet("dup_members", _parquet_files(work / "members"))
-            store.load_parquet("dup_groups", _parquet_files(work / "groups"))
-            if embed_dir is not None:
-                store.load_parquet("embeddings", _parquet_files(embed_dir))
+            for table in ("signatures", "lsh_bands", "dup_members", "dup_groups", "embeddings"):
+                store.load_parquet(table, shards_of[table])
             if stored_members:
                 # the component roots are no node's label (star centres), so take them from members
                 kept_roots = _where(members, lambda t: pc.fill_null(pc.less(t.column("root_seq"), seq0), False)

@@ -281,9 +281,10 @@ class RunParams:
             (starting a worker costs about a second).
         bulk_memory_mb: DuckDB's memory (MiB) for what spills while a Ray run (``--engine
             ray``) writes a database file: its rows, commit and snapshot copy spill to disk. The
-            cap is this plus room for twice the store's ART indexes after the run, which do
-            not spill (~1.5 KB per stored article), so the driver grows with the store only by
-            those (benchmarks/RESULTS.md, "Ray Data engine"); 0: DuckDB's default (80% of RAM).
+            cap is this plus room for the ART indexes, which do not spill (the new rows' during
+            the loads, twice the whole store's for the commit and snapshot copy; ~1.5 KB per
+            stored article), so the driver grows with the store only by those
+            (benchmarks/RESULTS.md, "Ray Data engine"); 0: DuckDB's default (80% of RAM).
         snapshot_every_s: a :class:`~clustering.NewsClusterer` holding a database file open
             publishes the reader snapshot (a copy of the whole file) at most this often, and
             when it closes, instead of after every commit (0 = after every commit), so that a

@@ -27,6 +27,12 @@ ART_BYTES_PER_ROW = {"lsh_bands": 24, "articles": 130, "signatures": 130, "dup_m
                      "story_state": 130, "article_versions": 130}
 
 
+def art_memory_mb(rows: Mapping[str, int]) -> int:
+    """MiB of ART index held for ``rows`` rows per table (table name -> rows; tables without an
+    index count 0), from :data:`ART_BYTES_PER_ROW`, rounded up."""
+    return -(-sum(ART_BYTES_PER_ROW.get(t, 0) * int(n) for t, n in rows.items()) // 2**20)
+
+
 def _quote(path: str | Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
@@ -96,13 +102,11 @@ class BulkExchange(StoreBase):
             self._memory_cap_mb = 0
             self.con.execute(f"SET memory_limit = '{before}'")
 
-    def index_memory_mb(self, adding: Mapping[str, int] | None = None) -> int:
-        """MiB of ART index the store's tables hold in memory once ``adding`` more rows (table
-        name -> rows) are in them (estimate from row counts and :data:`ART_BYTES_PER_ROW`,
-        rounded up). A commit and the snapshot copy cannot spill this part."""
-        adding = adding or {}
-        rows = {t: int(self._scalar(f"SELECT count(*) FROM {t}")) + int(adding.get(t, 0)) for t in ART_BYTES_PER_ROW}
-        return -(-sum(ART_BYTES_PER_ROW[t] * n for t, n in rows.items()) // 2**20)
+    def index_memory_mb(self) -> int:
+        """MiB of ART index the store's tables hold in memory when all of it is loaded (an
+        estimate from the row counts this connection sees, its open transaction's included:
+        :func:`art_memory_mb`). A commit and the snapshot copy cannot spill this part."""
+        return art_memory_mb({t: int(self._scalar(f"SELECT count(*) FROM {t}")) for t in ART_BYTES_PER_ROW})
 
     def parquet_rows(self, paths: Sequence[str | Path]) -> int:
         """Rows in Parquet files (from their metadata; 0 for no files)."""

@@ -294,7 +294,7 @@ class RunParams:
     fingerprint_batch: int = 2_000
     workers: int = 0
     parallel_from: int = 8_000
-    bulk_memory_mb: int = 512
+    bulk_memory_mb: int = 128
     snapshot_every_s: float = 30.0
 
     def __post_init__(self) -> None:

@@ -7,6 +7,7 @@ process (its own Ray cluster, its own peak RSS); stories are off (dedup pipeline
 
     python benchmarks/bench_ray.py --sizes 10000 40000 --cpus 1 2 --equality
     python benchmarks/bench_ray.py --sizes 10000 40000 160000 --cpus 2 --store file  # driver RSS
+    python benchmarks/bench_ray.py --sizes 40000 --cpus 2 --store file --bulk-memory-mb 128  # cap
     python benchmarks/bench_ray.py --sizes --stories-days 2013-02-06   # story agreement, stories on
     python benchmarks/bench_ray.py --one 10000 2        # one measurement, prints JSON
 """
@@ -69,19 +70,23 @@ def _rss_mb() -> float:
 
 
 class RssByStage:
-    """A progress reporter that notes the driver's RSS and DuckDB's own memory when each stage
-    starts (where driver memory goes as the input grows)."""
+    """A progress reporter that notes the driver's RSS and DuckDB's own memory (MiB) and the
+    seconds since the first stage when each stage starts (where driver memory and time go as the
+    input grows)."""
 
     def __init__(self, store):
         self.store = store
-        self.stages: list[tuple[str, float, float]] = []
+        self.stages: list[tuple[str, float, float, float]] = []
+        self.t0: float | None = None
 
     def _duckdb_mb(self) -> float:
         rows = self.store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
         return round((rows[0][0] or 0) / 2**20, 1)
 
     def stage(self, name: str, total: int | None = None) -> None:
-        self.stages.append((name, _rss_mb(), self._duckdb_mb()))
+        now = time.perf_counter()
+        self.t0 = now if self.t0 is None else self.t0
+        self.stages.append((name, _rss_mb(), self._duckdb_mb(), round(now - self.t0, 1)))
 
     def advance(self, n: int = 1) -> None:
         pass
@@ -111,10 +116,12 @@ def probe_store_steps() -> list[tuple[str, float, float]]:
     return log
 
 
-def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] | None = None) -> dict:
+def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] | None = None,
+        bulk_memory_mb: int | None = None) -> dict:
     """One run into a fresh store (``store`` "memory" or "file": a DuckDB file under OUT, so the
     driver does not hold the data); wall seconds and the driver's peak RSS. With ``days`` the
-    input is those EgyNews days and stories are on (defaults: online, hybrid scorer)."""
+    input is those EgyNews days and stories are on (defaults: online, hybrid scorer).
+    ``bulk_memory_mb`` overrides ``run.bulk_memory_mb`` (DuckDB's cap in a Ray run, MiB)."""
     import ray
 
     from clustering import Config, NewsClusterer
@@ -122,6 +129,8 @@ def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] |
 
     path = days_input(days) if days else make_input(n) if n else EGYNEWS
     cfg = Config() if days else Config().replace(stories={"mode": "none"})
+    if bulk_memory_mb is not None:
+        cfg = cfg.replace(run={"bulk_memory_mb": bulk_memory_mb})
     db = ":memory:"
     if store == "file":
         db = OUT / f"store_{engine}_{n}_{cpus}{'_stories' if days else ''}.duckdb"
@@ -159,12 +168,15 @@ def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] |
             "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "driver_rss_before_mb": round(rss0, 1), "groups": s.groups, "exact": s.exact_repeats,
             "near": s.near_duplicates, "candidates": s.lsh_candidates, "partition": str(part_file), **stories_in,
-            **stages, "store_steps_mb": store_steps}
+            "bulk_memory_mb": cfg.run.bulk_memory_mb, **stages, "store_steps_mb": store_steps}
 
 
-def _spawn(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] | None = None) -> dict:
+def _spawn(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] | None = None,
+           bulk_memory_mb: int | None = None) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     cmd = [sys.executable, __file__, "--one", str(n), str(cpus), "--engine", engine, "--store", store]
+    if bulk_memory_mb is not None:
+        cmd += ["--bulk-memory-mb", str(bulk_memory_mb)]
     out = subprocess.run(cmd + (["--stories-days", *days] if days else []), capture_output=True, text=True,
                          env=env)
     if out.returncode:
@@ -203,9 +215,11 @@ def main() -> None:
                     help="DuckDB in the driver's memory or a file (driver memory measurements)")
     ap.add_argument("--stories-days", nargs="*", default=[], metavar="YYYY-MM-DD",
                     help="stories on, over these EgyNews days: local vs Ray story agreement (B-cubed)")
+    ap.add_argument("--bulk-memory-mb", type=int, default=None,
+                    help="run.bulk_memory_mb for the Ray runs (DuckDB's cap, MiB; default: the config's)")
     a = ap.parse_args()
     if a.one:
-        print(json.dumps(one(a.one[0], a.one[1], a.engine, a.store, a.stories_days or None)))
+        print(json.dumps(one(a.one[0], a.one[1], a.engine, a.store, a.stories_days or None, a.bulk_memory_mb)))
         return
     results = []
     if a.stories_days:
@@ -225,10 +239,11 @@ def main() -> None:
         results.append({"equality_14_days": eq})
     for n in a.sizes:
         for c in a.cpus:
-            r = _spawn(n, c, "ray", a.store)
+            r = _spawn(n, c, "ray", a.store, bulk_memory_mb=a.bulk_memory_mb)
             results.append(r)
             print(json.dumps(r), flush=True)
-    (OUT / f"results{'_stories' if a.stories_days else ''}.json").write_text(json.dumps(results, indent=1))
+    cap = "" if a.bulk_memory_mb is None else f"_cap{a.bulk_memory_mb}"
+    (OUT / f"results{'_stories' if a.stories_days else ''}{cap}.json").write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -291,10 +291,12 @@ class RunParams:
             input has at least ``parallel_from`` articles, else 1.
         parallel_from: smallest input fingerprinted by several processes when ``workers`` is 0
             (starting a worker costs about a second).
-        bulk_memory_mb: DuckDB's memory cap (MiB) while a Ray run (``--engine ray``) writes a
-            database file: its rows, commit and snapshot copy spill to disk, so the driver does
-            not grow with the input (benchmarks/RESULTS.md, "Ray Data engine"); 0: DuckDB's
-            default (80% of RAM).
+        bulk_memory_mb: DuckDB's memory (MiB) for what spills while a Ray run (``--engine
+            ray``) writes a database file: its rows, commit and snapshot copy spill to disk. The
+            cap is this plus room for the ART indexes, which do not spill (the new rows' during
+            the loads, twice the whole store's for the commit and snapshot copy; ~1.5 KB per
+            stored article), so the driver grows with the store only by those
+            (benchmarks/RESULTS.md, "Ray Data engine"); 0: DuckDB's default (80% of RAM).
         snapshot_every_s: a :class:`~clustering.NewsClusterer` holding a database file open
             publishes the reader snapshot (a copy of the whole file) at most this often, and
             when it closes, instead of after every commit (0 = after every commit), so that a
@@ -304,7 +306,7 @@ class RunParams:
     fingerprint_batch: int = 2_000
     workers: int = 0
     parallel_from: int = 8_000
-    bulk_memory_mb: int = 512
+    bulk_memory_mb: int = 128
     snapshot_every_s: float = 30.0
 
     def __post_init__(self) -> None:

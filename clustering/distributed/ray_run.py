@@ -56,6 +56,7 @@ from clustering.config import DedupParams
 from clustering.dedup.engine import TITLE_KEY, Membership, shingle_texts, shingle_titles
 from clustering.distributed import batches as B
 from clustering.records import Article, SkipReport
+from clustering.store.bulk import art_memory_mb
 from clustering.updates import finish_updates
 
 __all__ = ["RayOptions", "connect", "ingest_ray"]
@@ -634,14 +635,20 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
 
             # write: everything in one transaction, as a local run
             progress.stage("writing the store")
-            store.load_parquet("articles", _parquet_files(work / "articles"))
+            shards_of = {"articles": _parquet_files(work / "articles"),
+                         "signatures": _parquet_files(work / "signatures"),
+                         "lsh_bands": _parquet_files(work / "bands"), "dup_members": _parquet_files(work / "members"),
+                         "dup_groups": _parquet_files(work / "groups"),
+                         "embeddings": _parquet_files(embed_dir) if embed_dir is not None else []}
+            # ART indexes do not spill: the loads index the new rows, the commit holds whole each
+            # index it appends to and the snapshot copy builds them all again, so the cap grows
+            # by them (a fixed cap fails the commit once the store outgrows it)
+            store.raise_memory_limit(nc.config.run.bulk_memory_mb + art_memory_mb(
+                {t: store.parquet_rows(p) for t, p in shards_of.items()}))
+            store.load_parquet("articles", shards_of["articles"])
             finish_updates(store, plan)  # the new versions' numbers (old + 1)
-            store.load_parquet("signatures", _parquet_files(work / "signatures"))
-            store.load_parquet("lsh_bands", _parquet_files(work / "bands"))
-            store.load_parquet("dup_members", _parquet_files(work / "members"))
-            store.load_parquet("dup_groups", _parquet_files(work / "groups"))
-            if embed_dir is not None:
-                store.load_parquet("embeddings", _parquet_files(embed_dir))
+            for table in ("signatures", "lsh_bands", "dup_members", "dup_groups", "embeddings"):
+                store.load_parquet(table, shards_of[table])
             if stored_members:
                 # the component roots are no node's label (star centres), so take them from members
                 kept_roots = _where(members, lambda t: pc.fill_null(pc.less(t.column("root_seq"), seq0), False)
@@ -657,6 +664,7 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
                         new_lite.append(Article(id=i, published=p))
                 summary.stories = nc.story_step(store, run_id, new_lite, groups, progress,
                                                 **({"left": left} if left else {}))
+            store.raise_memory_limit(nc.config.run.bulk_memory_mb + 2 * store.index_memory_mb())  # commit, copy
             return _finish(nc, summary, skips, notes, started, t0, paths, mapping, command, "ray",
                            in_transaction=True)
     finally:

@@ -8,7 +8,7 @@ streamed by DuckDB). The column names are those of :mod:`clustering.store.schema
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +16,21 @@ from .base import StoreBase
 
 #: Tables a bulk load may append to.
 BULK_TABLES = ("articles", "signatures", "lsh_bands", "dup_members", "dup_groups", "embeddings")
+
+#: Bytes of ART index per row of each table with one (all its indexes together), as DuckDB
+#: 2.0.1 holds them after a commit has appended to them (``duckdb_memory()``, tag ART_INDEX:
+#: lsh_bands 38 MB for 1.65M rows; articles 4.8 MB, signatures 8.0 MB, dup_members 5.0 MB per
+#: 40k articles' rows). ART indexes do not spill: a commit holds each index it appends to whole,
+#: and the reader snapshot's copy builds them again in the copy.
+ART_BYTES_PER_ROW = {"lsh_bands": 24, "articles": 130, "signatures": 130, "dup_members": 130,
+                     "dup_groups": 130, "embeddings": 130, "runs": 16, "doc_freqs": 130,
+                     "story_state": 130, "article_versions": 130}
+
+
+def art_memory_mb(rows: Mapping[str, int]) -> int:
+    """MiB of ART index held for ``rows`` rows per table (table name -> rows; tables without an
+    index count 0), from :data:`ART_BYTES_PER_ROW`, rounded up."""
+    return -(-sum(ART_BYTES_PER_ROW.get(t, 0) * int(n) for t, n in rows.items()) // 2**20)
 
 
 def _quote(path: str | Path) -> str:
@@ -71,17 +86,42 @@ class BulkExchange(StoreBase):
     def memory_limited(self, mb: int) -> Iterator[None]:
         """Cap DuckDB's memory at ``mb`` MiB inside the block (restored after), so that a bulk
         run's rows, its commit and the snapshot copy spill to disk instead of growing the
-        process with the input. Only for a database file (an in-memory one cannot spill its
-        tables); ``mb`` 0 leaves DuckDB's default (80% of RAM)."""
+        process with the input. The cap must leave room for the ART indexes, which do not
+        spill (:meth:`index_memory_mb`, :meth:`raise_memory_limit`). Only for a database file
+        (an in-memory one cannot spill its tables); ``mb`` 0 leaves DuckDB's default (80% of
+        RAM)."""
         if not mb or not self._file:
             yield
             return
         before = self._scalar("SELECT current_setting('memory_limit')")
         self.con.execute(f"SET memory_limit = '{int(mb)}MiB'")
+        self._memory_cap_mb = int(mb)
         try:
             yield
         finally:
+            self._memory_cap_mb = 0
             self.con.execute(f"SET memory_limit = '{before}'")
+
+    def index_memory_mb(self) -> int:
+        """MiB of ART index the store's tables hold in memory when all of it is loaded (an
+        estimate from the row counts this connection sees, its open transaction's included:
+        :func:`art_memory_mb`). A commit and the snapshot copy cannot spill this part."""
+        return art_memory_mb({t: int(self._scalar(f"SELECT count(*) FROM {t}")) for t in ART_BYTES_PER_ROW})
+
+    def parquet_rows(self, paths: Sequence[str | Path]) -> int:
+        """Rows in Parquet files (from their metadata; 0 for no files)."""
+        if not paths:
+            return 0
+        files = "[" + ", ".join(_quote(p) for p in paths) + "]"
+        return int(self._scalar(f"SELECT sum(num_rows) FROM parquet_file_metadata({files})") or 0)
+
+    def raise_memory_limit(self, mb: int) -> None:
+        """Inside :meth:`memory_limited`: raise DuckDB's cap to ``mb`` MiB if it is lower (the
+        block still restores the setting it found). No-op outside such a block."""
+        cap = getattr(self, "_memory_cap_mb", 0)
+        if cap and mb > cap:
+            self.con.execute(f"SET memory_limit = '{int(mb)}MiB'")
+            self._memory_cap_mb = int(mb)
 
     def load_parquet(self, table_name: str, paths: Sequence[str | Path]) -> int:
         """Append the rows of Parquet shards to one of :data:`BULK_TABLES` (columns matched by

@@ -94,6 +94,7 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
     thr_used = []
     t_feat = 0.0
     t_online = 0.0
+    sp = StoryParams()
     for k, (tr, te) in enumerate(GroupKFold(folds).split(np.arange(n), groups=S.groups)):
         held = set(S.groups[te])
         tsets, parts = [], []
@@ -104,7 +105,6 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
             parts.append(np.flatnonzero([g not in held for g in T.groups]) if same else None)
         sc = train(tsets, parts, weights=SET_WEIGHTS)
         t0 = time.perf_counter()
-        sp = StoryParams()
         lab = cluster_hybrid_batch(S.batch(te), sc, split_ratio=sp.split_ratio,
                                    split_min=sp.split_min)
         t_feat += time.perf_counter() - t0

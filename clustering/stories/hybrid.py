@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clustering.config import StoryParams
+
 from .features import PairBatch, compose
 from .guard import GuardFeatures, guard_features
 from .scorer import StoryScorer, default_scorer
@@ -150,7 +152,7 @@ def split_incoherent(P: np.ndarray, labels: np.ndarray, headline_only: np.ndarra
 def cluster_hybrid_batch(batch: PairBatch, scorer: StoryScorer | None = None, *,
                          threshold: float | None = None, linkage: str = "average",
                          max_items: int = 20_000, split_ratio: float = 0.0,
-                         split_min: int = 4) -> np.ndarray:
+                         split_min: int = StoryParams.split_min) -> np.ndarray:
     """Cluster a batch into stories: agglomerative over ``1 - P(same story)``, then
     :func:`split_incoherent` when ``split_ratio`` > 0 (the engine passes
     ``StoryParams.split_ratio`` and ``split_min``).
@@ -161,8 +163,9 @@ def cluster_hybrid_batch(batch: PairBatch, scorer: StoryScorer | None = None, *,
         threshold: probability to merge at (default ``scorer.threshold``, 0.5).
         linkage: ``"average"`` (default), ``"complete"`` or ``"single"``.
         max_items: refuse larger batches (O(n^2) memory: 8 n^2 bytes per matrix).
-        split_ratio, split_min: see :func:`split_incoherent`; 0 (default here) keeps the
-            agglomerative clusters as they are.
+        split_ratio, split_min: see :func:`split_incoherent`; ``split_ratio`` 0 (default
+            here) keeps the agglomerative clusters as they are; ``split_min`` defaults to
+            ``StoryParams.split_min``.
 
     Returns:
         (n,) int64 labels numbered in order of each cluster's first item.
@@ -554,7 +557,7 @@ def assign_hybrid_minibatch(
     merge: bool = True,
     merge_floor: float = 0.3,
     split_ratio: float = 0.0,
-    split_min: int = 4,
+    split_min: int = StoryParams.split_min,
 ) -> list[HybridAssignment]:
     """Online assignment in mini-batches: cluster each ``chunk`` of items among themselves, then
     match each cluster to the active stories.

@@ -273,3 +273,46 @@ def test_band_index_finds_the_same_candidates_as_datasketch_minhashlsh(egy_day_a
         ref.insert(a.id, kind, sig)
         ours.insert(a.id, kind, sig)
     assert queried > 1000 and hits > 50
+
+
+def test_band_index_batch_query_matches_datasketch_one_by_one(egy_day_articles):
+    """``query_insert_many`` (a batch's candidates by sorting its band keys, plus what earlier
+    calls inserted) gives what datasketch's MinHashLSH gives queried and filled one item at a
+    time, on real signatures split over several calls of uneven size."""
+    from clustering.dedup.lsh import BandIndex, CandidateIndex
+
+    arts = egy_day_articles[:1500]
+    fp = fingerprint_batch(arts, DedupParams(minhash="datasketch"))
+    thresholds = {"word": 0.5, "char": 0.6}
+    ref, ours = CandidateIndex(thresholds, 128, 1), BandIndex(thresholds, 128)
+    hits = 0
+    for lo, hi in [(0, 1), (1, 400), (400, 401), (401, 1500)]:
+        for kind in ("word", "char"):
+            rows = [i for i in range(lo, hi) if fp.kinds[i] == kind and len(fp.shingles[i])]
+            ids = [arts[i].id for i in rows]
+            expected = []
+            for i in rows:
+                expected.append(ref.query(kind, fp.signatures[i]))
+                ref.insert(arts[i].id, kind, fp.signatures[i])
+            got = ours.query_insert_many(kind, ids, fp.signatures[rows])
+            assert got == expected
+            hits += sum(1 for e in expected if e)
+    assert hits > 50
+
+
+def test_earlier_pairs_is_every_pair_sharing_a_band_once():
+    """The sort-based pair expansion against a brute-force double loop, with runs split over
+    expansion chunks (a tiny chunk size) and rows repeating keys in several bands."""
+    import clustering.dedup.lsh as lsh
+
+    rng = np.random.default_rng(7)
+    keys = rng.integers(0, 6, size=(40, 5)) + np.arange(5) * 100  # few values per band: many runs
+    expected = sorted((b, a) for b in range(40) for a in range(b)
+                      if (keys[a] == keys[b]).any())
+    for chunk in (1 << 22, 7):
+        old, lsh.PAIR_CHUNK = lsh.PAIR_CHUNK, chunk
+        try:
+            later, earlier = lsh.earlier_pairs(keys.astype(np.int64))
+        finally:
+            lsh.PAIR_CHUNK = old
+        assert list(zip(later.tolist(), earlier.tolist())) == expected

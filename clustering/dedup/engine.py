@@ -105,11 +105,14 @@ def shingle_texts(texts: Sequence[str], params: DedupParams
     return normed, kinds, sets, kept
 
 
-def shingle_titles(titles: Sequence[str], params: DedupParams
+def shingle_titles(titles: Sequence[str], params: DedupParams,
+                   toks: Sequence[Sequence[str]] | None = None
                    ) -> tuple[list[np.ndarray], list[tuple[str, ...]]]:
-    """Character shingles and tokens of titles, whatever their length (headline matching)."""
+    """Character shingles and tokens of titles, whatever their length (headline matching);
+    ``toks``: their normalised tokens when the caller has them already."""
     forced = ShingleParams(params.shingles.word_k, params.shingles.char_k, short_tokens=1 << 30)
-    toks = [tokens(normalise(t)) for t in titles]
+    if toks is None:
+        toks = [tokens(normalise(t)) for t in titles]
     _, sets = shingle_batch(toks, forced)
     return sets, [tuple(t) for t in toks]
 
@@ -136,10 +139,12 @@ def fingerprint_batch(articles: Sequence[Article], params: DedupParams = DedupPa
                                params.boilerplate_min_articles)
     before = [len(x) for x in sets]
     sets = [strip_boilerplate(x, bp) if k == "word" else x for x, k in zip(sets, kinds)]
+    title_toks = [tokens(normalise(a.title)) if a.title else [] for a in articles]  # once, for both uses
     titled = [i for i, a in enumerate(articles) if kinds[i] == "word" and a.title]
     tsets = [np.zeros(0, np.uint64)] * len(articles)
     ttoks: list[tuple[str, ...]] = [()] * len(articles)
-    for i, ts, tt in zip(titled, *shingle_titles([articles[i].title for i in titled], params)):
+    for i, ts, tt in zip(titled, *shingle_titles([articles[i].title for i in titled], params,
+                                                 [title_toks[i] for i in titled])):
         tsets[i], ttoks[i] = ts, tt
     if with_signatures:
         sigs = signatures(sets, params.num_perm, params.seed, params.minhash)
@@ -147,15 +152,18 @@ def fingerprint_batch(articles: Sequence[Article], params: DedupParams = DedupPa
     else:
         sigs = tsigs = np.zeros((len(articles), 0), dtype=np.uint32)
     return Fingerprints(hashes, kinds, sets, sigs, tsets, tsigs, toks, ttoks,
-                        _generic(articles, kinds, toks, params), bp,
+                        _generic(articles, kinds, toks, title_toks, params), bp,
                         [b - len(x) for b, x in zip(before, sets)])
 
 
 def _generic(articles: Sequence[Article], kinds: Sequence[str], toks: Sequence[tuple[str, ...]],
-             params: DedupParams) -> list[str | None]:
+             title_toks: Sequence[Sequence[str]], params: DedupParams) -> list[str | None]:
     """Per article, why it is a headline-only item never to be joined, else None."""
-    titles = [" ".join(tokens(normalise(a.title))) if a.title else "" for a in articles]
-    bodies = [content_hash(normalise(a.text)) if a.text and a.text.strip() else None for a in articles]
+    titles = [" ".join(t) for t in title_toks]
+    # only bodies under a title that some headline-only item of the batch carries can matter
+    shown = {" ".join(t) for k, t in zip(kinds, toks) if k == "char"}
+    bodies = [content_hash(normalise(a.text)) if t in shown and a.text and a.text.strip() else None
+              for a, t in zip(articles, titles)]
     recurring = generic_titles(titles, bodies, params.generic_title_bodies)
     out: list[str | None] = []
     for k, t in zip(kinds, toks):
@@ -310,6 +318,8 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
             target = c[len(TITLE_KEY):] if via_title else c
             report.edges.append(Edge(art_id, target, d.similarity, d.rule))
 
+    # 1. exact repeats and generic titles, in order; which items get LSH entries
+    entries: dict[str, list[tuple[int, str]]] = {"word": [], "char": []}  # kind -> (item, key)
     for i, art_id in enumerate(ids):
         h = fp.content_hash[i]
         if fp.generic and fp.generic[i]:  # a label or generic title: joins nothing, not even its repeats
@@ -323,17 +333,30 @@ def find_edges(ids: Sequence[str], fp: Fingerprints, params: DedupParams,
         kind, shingles = fp.kinds[i], fp.shingles[i]
         local[art_id] = (shingles, fp.tokens[i])
         if len(shingles):
-            threshold = params.threshold_for(kind)
-            verify(art_id, local[art_id], index.query(kind, fp.signatures[i]), threshold, kind,
-                   accept_titles=kind == "char", accept_short=True)
-            index.insert(art_id, kind, fp.signatures[i])
+            entries[kind].append((i, art_id))
             report.fingerprinted.append(i)
         if fp.has_title_fingerprint(i):
             tkey = TITLE_KEY + art_id
             local[tkey] = (fp.title_shingles[i], fp.title_tokens[i])
-            verify(art_id, local[tkey], index.query("char", fp.title_signatures[i]),
-                   params.char_threshold, "char", accept_titles=False, accept_short=True)
-            index.insert(tkey, "char", fp.title_signatures[i])
+            entries["char"].append((i, tkey))
+    # 2. LSH candidates of every entry among the entries before it (and what is stored), at once
+    cands: dict[str, list[str]] = {}
+    for kind, ents in entries.items():
+        if ents:
+            sigs = np.stack([fp.title_signatures[i] if key.startswith(TITLE_KEY) else fp.signatures[i]
+                             for i, key in ents])
+            keys = [key for _, key in ents]
+            cands.update(zip(keys, index.query_insert_many(kind, keys, sigs)))
+    # 3. verify, in input order: an item's own candidates, then those of its title
+    for i, art_id in enumerate(ids):
+        if art_id in cands:
+            kind = fp.kinds[i]
+            verify(art_id, local[art_id], cands[art_id], params.threshold_for(kind), kind,
+                   accept_titles=kind == "char", accept_short=True)
+        tkey = TITLE_KEY + art_id
+        if tkey in cands:
+            verify(art_id, local[tkey], cands[tkey], params.char_threshold, "char",
+                   accept_titles=False, accept_short=True)
     return report
 
 

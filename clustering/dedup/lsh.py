@@ -103,6 +103,14 @@ class CandidateIndex:
         sorted for determinism."""
         return sorted(self._index(kind).query(to_lean(sig, self.seed)))
 
+    def query_insert_many(self, kind: str, items: Sequence[str], sigs: np.ndarray) -> list[list[str]]:
+        """For each signature in order: :meth:`query`, then :meth:`insert` under its item."""
+        out = []
+        for item, sig in zip(items, sigs):
+            out.append(self.query(kind, sig))
+            self.insert(item, kind, sig)
+        return out
+
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _KIND_SALT = {"word": np.uint64(0x5851F42D4C957F2D), "char": np.uint64(0x14057B7EF767814F)}
@@ -139,30 +147,118 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int, kind: str) -> np.ndarray:
 #: Looks up stored band keys: int64 keys -> {key: [item keys]}.
 StoredLookup = Callable[[np.ndarray], dict[int, list[str]]]
 
+#: Most (later, earlier) pairs :func:`earlier_pairs` expands at once before de-duplicating them:
+#: bounds its memory when many entries share keys (a title repeated over hundreds of articles).
+PAIR_CHUNK = 1 << 22
+
+
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an integer array (numpy 2's hash-based ``np.unique`` is ~25x
+    slower than a sort for the 64k band keys of one batch)."""
+    s = np.sort(x, axis=None)
+    if len(s) < 2:
+        return s
+    return s[np.concatenate(([True], s[1:] != s[:-1]))]
+
+
+def earlier_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The LSH candidate pairs inside one batch: every ``(later, earlier)`` pair of rows of
+    ``keys`` that share at least one band key, as a loop of query-then-insert over the rows
+    would find them, computed by sorting the keys instead (one vectorised pass).
+
+    Args:
+        keys: int64 band keys, shape (m, bands) (:func:`band_keys`; keys of different bands
+            differ, so the array can be flattened).
+
+    Returns:
+        ``(later, earlier)``: int64 row indices, ``earlier < later``, each pair once, sorted
+        by ``later`` then ``earlier``.
+    """
+    m = len(keys)
+    if m < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    flat = keys.reshape(-1)
+    rows = np.repeat(np.arange(m, dtype=np.int64), keys.shape[1])
+    order = np.lexsort((rows, flat))
+    k, r = flat[order], rows[order]
+    start = np.concatenate(([True], k[1:] != k[:-1]))
+    run_start = np.flatnonzero(start)
+    first = run_start[np.cumsum(start) - 1]  # per position: where its run of equal keys starts
+    before = np.arange(len(k), dtype=np.int64) - first  # earlier rows in the run
+    codes: list[np.ndarray] = []
+    ends = np.cumsum(before)
+    lo = 0
+    while lo < len(k):  # expand in chunks of about PAIR_CHUNK pairs (at least one position)
+        hi = int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + PAIR_CHUNK, "right"))
+        hi = min(max(hi, lo + 1), len(k))
+        c = before[lo:hi]
+        total = int(c.sum())
+        if total:
+            later = np.repeat(r[lo:hi], c)
+            offs = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(c) - c, c)
+            earlier = r[np.repeat(first[lo:hi], c) + offs]
+            keep = earlier < later
+            codes.append(sorted_unique(later[keep] * m + earlier[keep]))
+        lo = hi
+    if not codes:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    u = sorted_unique(np.concatenate(codes))
+    return u // m, u % m
+
+
+class _Segment:
+    """A sorted run of (band key, item number) rows: looked up with ``searchsorted``."""
+
+    __slots__ = ("keys", "items")
+
+    def __init__(self, keys: np.ndarray, items: np.ndarray):
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.items = keys[order], items[order]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def hits(self, flat: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(query row, item number)`` for every stored row whose key is in ``flat`` (one key
+        per query row entry in ``rows``)."""
+        lo = np.searchsorted(self.keys, flat, "left")
+        hi = np.searchsorted(self.keys, flat, "right")
+        cnt = hi - lo
+        total = int(cnt.sum())
+        if total == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        offs = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        return np.repeat(rows, cnt), self.items[np.repeat(lo, cnt) + offs]
+
 
 class BandIndex:
     """MinHash LSH index over band keys, keyed by shingle kind ("word", "char").
 
-    The index holds what was inserted in this process; with ``stored`` it also finds items kept
-    elsewhere (the store's band table): call :meth:`prefetch` with a batch's signatures first,
-    then :meth:`query` answers from memory.
+    The index holds what was inserted in this process as a few sorted arrays of (band key,
+    item) rows, merged as they grow (log-structured: lookups are ``searchsorted``, a batch's
+    own candidate pairs a sort, see :func:`earlier_pairs`); with ``stored`` it also finds
+    items kept elsewhere (the store's band table): call :meth:`prefetch` with a batch's
+    signatures first, then queries answer from memory.
 
     Args:
         thresholds: shingle kind -> Jaccard threshold the kind's bands/rows are tuned for.
         num_perm: signature length.
-        stored: looks up stored band keys (None: nothing stored).
+        stored: looks up stored band keys (None: nothing stored). With it, :meth:`drain`
+            hands the inserted keys to the caller to persist, and the index forgets them (the
+            next :meth:`prefetch` finds them in the store).
 
-    Same interface as :class:`CandidateIndex` (``insert``, ``insert_many``, ``query``), so
-    :func:`~clustering.dedup.engine.find_edges` takes either.
+    Same interface as :class:`CandidateIndex` (``insert``, ``insert_many``, ``query``,
+    ``query_insert_many``), so :func:`~clustering.dedup.engine.find_edges` takes either.
     """
 
     def __init__(self, thresholds: dict[str, float], num_perm: int, stored: StoredLookup | None = None):
         self.num_perm = num_perm
         self.params = {kind: bands_rows(t, num_perm) for kind, t in thresholds.items()}
-        self._mem: dict[int, list[str]] = {}
+        self._names: list[str] = []  # item number -> item key
+        self._segments: list[_Segment] = []
         self._stored = stored
-        self._cache: dict[int, list[str]] = {}
-        self._memo: dict[bytes, list[int]] = {}  # band keys of prefetched signatures
+        self._cache: _Segment | None = None  # stored hits of the current batch's keys
+        self._cache_names: list[str] = []
         self._new: list[tuple[Sequence[str], np.ndarray]] = []
         self.size = 0
 
@@ -174,21 +270,34 @@ class BandIndex:
             raise ValueError(f"unknown shingle kind {kind!r}") from None
         return band_keys(np.atleast_2d(sigs), b, r, kind)
 
-    def _keys_of(self, kind: str, sig: np.ndarray) -> list[int]:
-        memo = self._memo.get(sig.tobytes() + kind.encode())
-        return memo if memo is not None else self.keys(kind, sig)[0].tolist()
-
     def prefetch(self, kind: str, sigs: np.ndarray) -> None:
-        """Compute the band keys of a batch's signatures at once (later ``query``/``insert``
-        of these signatures reuse them) and look up the stored items sharing a band with any
-        of them (one store call)."""
-        if len(sigs) == 0:
+        """Look up the stored items sharing a band with any of a batch's signatures (one store
+        call); later queries until the next :meth:`drain` answer from what it found."""
+        if len(sigs) == 0 or self._stored is None:
             return
-        keys = self.keys(kind, sigs)
-        tag = kind.encode()
-        self._memo.update((sig.tobytes() + tag, row) for sig, row in zip(sigs, keys.tolist()))
-        if self._stored is not None:  # stored hits of this batch's keys, until the next drain
-            self._cache.update(self._stored(np.unique(keys)))
+        found = self._stored(sorted_unique(self.keys(kind, sigs)))
+        if not found:
+            return
+        keys = [k for k, items in found.items() for _ in items]
+        base = len(self._cache_names)
+        self._cache_names.extend(item for items in found.values() for item in items)
+        seg = _Segment(np.array(keys, np.int64), np.arange(base, len(self._cache_names), dtype=np.int64))
+        if self._cache is not None:
+            seg = _Segment(np.concatenate([self._cache.keys, seg.keys]),
+                           np.concatenate([self._cache.items, seg.items]))
+        self._cache = seg
+
+    def _known(self, keys: np.ndarray) -> list[set[str]]:
+        """Per row of ``keys``, the items inserted before or stored that share a band with it."""
+        out: list[set[str]] = [set() for _ in range(len(keys))]
+        flat = keys.reshape(-1)
+        rows = np.repeat(np.arange(len(keys), dtype=np.int64), keys.shape[1])
+        for seg, names in [(s, self._names) for s in self._segments] + (
+                [(self._cache, self._cache_names)] if self._cache is not None else []):
+            qrows, items = seg.hits(flat, rows)
+            for q, it in zip(qrows.tolist(), items.tolist()):
+                out[q].add(names[it])
+        return out
 
     def insert_many(self, ids: Iterable[str], kinds: Iterable[str], sigs: np.ndarray) -> None:
         """Insert signatures (uint32, shape (n, num_perm)) under their ids and kinds (kind
@@ -203,43 +312,58 @@ class BandIndex:
             self._add(items, keys)
 
     def _add(self, items: Sequence[str], keys: np.ndarray) -> None:
-        mem = self._mem
-        for item, row in zip(items, keys.tolist()):
-            for k in row:
-                lst = mem.get(k)
-                if lst is None:
-                    mem[k] = [item]
-                else:
-                    lst.append(item)
+        if not len(items):
+            return
+        base = len(self._names)
+        self._names.extend(items)
+        nums = np.repeat(np.arange(base, base + len(items), dtype=np.int64), keys.shape[1])
+        segs = self._segments
+        segs.append(_Segment(keys.reshape(-1).astype(np.int64), nums))
+        while len(segs) > 1 and len(segs[-2]) <= 2 * len(segs[-1]):  # merge runs of like size
+            b, a = segs.pop(), segs.pop()
+            segs.append(_Segment(np.concatenate([a.keys, b.keys]), np.concatenate([a.items, b.items])))
         self._new.append((items, keys))
         self.size += len(items)
 
     def insert(self, key: str, kind: str, sig: np.ndarray) -> None:
         """Insert one signature under ``key``."""
-        self._add([key], np.array([self._keys_of(kind, sig)], dtype=np.int64))
+        self._add([key], self.keys(kind, sig))
 
     def query(self, kind: str, sig: np.ndarray) -> list[str]:
         """Items of the same kind sharing at least one band with ``sig``, sorted."""
-        out: set[str] = set()
-        mem, cache = self._mem, self._cache
-        for k in self._keys_of(kind, sig):
-            hit = mem.get(k)
-            if hit:
-                out.update(hit)
-            hit = cache.get(k)
-            if hit:
-                out.update(hit)
-        return sorted(out)
+        return sorted(self._known(self.keys(kind, sig))[0])
+
+    def query_insert_many(self, kind: str, items: Sequence[str], sigs: np.ndarray) -> list[list[str]]:
+        """For each signature in order, the items sharing a band with it among those inserted
+        before it (earlier in ``sigs``, by earlier calls, or stored), sorted; then insert them
+        all under ``items``. Same answer as a loop of :meth:`query` and :meth:`insert`.
+
+        Args:
+            kind: the shingle kind of every signature.
+            items: one key per signature.
+            sigs: uint32 signatures (n, num_perm).
+        """
+        if not len(items):
+            return []
+        keys = self.keys(kind, sigs)
+        out = self._known(keys)
+        later, earlier = earlier_pairs(keys)
+        for j, e in zip(later.tolist(), earlier.tolist()):
+            out[j].add(items[e])
+        self._add(list(items), keys)
+        return [sorted(s) for s in out]
 
     def drain(self) -> tuple[np.ndarray, list[str]]:
         """The band keys inserted since the last drain as rows to persist: ``(keys (m,) int64,
         items (m,))``, one row per (item, band). Ends a batch: clears the list and what
-        :meth:`prefetch` looked up."""
+        :meth:`prefetch` looked up; with ``stored``, the index also forgets what was
+        inserted (the caller persists it, the store answers for it from then on)."""
+        self._cache, self._cache_names = None, []
+        if self._stored is not None:
+            self._segments, self._names = [], []
         if not self._new:
             return np.zeros(0, np.int64), []
         flat = np.concatenate([keys.reshape(-1) for _, keys in self._new])
         items = [item for names, keys in self._new for item in names for _ in range(keys.shape[1])]
         self._new = []
-        self._memo.clear()
-        self._cache.clear()
         return flat, items

@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import compress
+from operator import not_
 
 import numpy as np
 
@@ -44,7 +46,8 @@ _DIGITS = re.compile(r"\d+")
 
 
 def _is_number(t: str) -> bool:
-    return any(ch.isdigit() for ch in t)
+    # most tokens are words: str.isalpha (no character of it is a digit) answers in C
+    return not t.isalpha() and any(ch.isdigit() for ch in t)
 
 
 def number_contexts(toks: Sequence[str]) -> tuple[str, ...]:
@@ -64,7 +67,8 @@ def number_contexts(toks: Sequence[str]) -> tuple[str, ...]:
     """
     out = set()
     n = len(toks)
-    for i, t in enumerate(toks):
+    for i in compress(range(n), map(not_, map(str.isalpha, toks))):  # words skipped in C
+        t = toks[i]
         if not _is_number(t):
             continue
         prev, nxt = (toks[i - 1] if i else ""), (toks[i + 1] if i + 1 < n else "")

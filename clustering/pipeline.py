@@ -230,7 +230,7 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
         bids = [a.id for a in batch]
         with timer("LSH lookup (stored hashes and band keys)"):
             stored_hashes = store.first_article_by_hash(fp.content_hash)
-            prefetch_candidates(index, fp)  # one store lookup per batch for the stored band keys
+            prefetch_candidates(index, fp)  # one store lookup per batch: earlier runs' band keys
         with timer("LSH query and Jaccard verification"):
             rep = find_edges(bids, fp, params, index, stored_hashes, stored_shingles, known)
         with timer("store writes"):
@@ -238,12 +238,16 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
             store.insert_articles(_article_rows(batch, range(seq0 + lo, seq0 + lo + len(batch)),
                                                 fp.content_hash, run_id))
             store.insert_signatures(_signature_rows(bids, fp, rep.fingerprinted, config))
-            store.insert_bands(band_config, *index.drain())
+        index.end_batch()
         report.edges.extend(rep.edges)
         report.exact_repeats += rep.exact_repeats
         report.candidates += rep.candidates
         report.rejected += rep.rejected
         progress.advance(len(batch))
+    with timer("store writes"):
+        # once, at the end: the batches of this run find each other in the index's memory, so
+        # the per-batch store lookups only scan what earlier runs stored
+        store.insert_bands(band_config, *index.drain())
 
     progress.stage("grouping")
     with timer("group (union-find, representatives)"):

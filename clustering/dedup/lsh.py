@@ -220,10 +220,15 @@ class _Segment:
 
     def hits(self, flat: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(query row, item number)`` for every stored row whose key is in ``flat`` (one key
-        per query row entry in ``rows``)."""
+        per query row entry in ``rows``; sorted ``flat`` is fastest: numpy's searchsorted then
+        walks the keys in order)."""
+        n = len(self.keys)
+        if n == 0 or len(flat) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         lo = np.searchsorted(self.keys, flat, "left")
-        hi = np.searchsorted(self.keys, flat, "right")
-        cnt = hi - lo
+        found = self.keys[np.minimum(lo, n - 1)] == flat  # most keys miss: look no further
+        lo, q, rows = lo[found], flat[found], rows[found]
+        cnt = np.searchsorted(self.keys, q, "right") - lo
         total = int(cnt.sum())
         if total == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -243,9 +248,9 @@ class BandIndex:
     Args:
         thresholds: shingle kind -> Jaccard threshold the kind's bands/rows are tuned for.
         num_perm: signature length.
-        stored: looks up stored band keys (None: nothing stored). With it, :meth:`drain`
-            hands the inserted keys to the caller to persist, and the index forgets them (the
-            next :meth:`prefetch` finds them in the store).
+        stored: looks up stored band keys (None: nothing stored). What this index inserts is
+            found in memory, so the caller persists it (:meth:`drain`) when the run ends; the
+            store lookups then only see earlier runs' keys.
 
     Same interface as :class:`CandidateIndex` (``insert``, ``insert_many``, ``query``,
     ``query_insert_many``), so :func:`~clustering.dedup.engine.find_edges` takes either.
@@ -291,7 +296,8 @@ class BandIndex:
         """Per row of ``keys``, the items inserted before or stored that share a band with it."""
         out: list[set[str]] = [set() for _ in range(len(keys))]
         flat = keys.reshape(-1)
-        rows = np.repeat(np.arange(len(keys), dtype=np.int64), keys.shape[1])
+        order = np.argsort(flat)
+        flat, rows = flat[order], order // keys.shape[1]
         for seg, names in [(s, self._names) for s in self._segments] + (
                 [(self._cache, self._cache_names)] if self._cache is not None else []):
             qrows, items = seg.hits(flat, rows)
@@ -353,14 +359,15 @@ class BandIndex:
         self._add(list(items), keys)
         return [sorted(s) for s in out]
 
+    def end_batch(self) -> None:
+        """Forget what :meth:`prefetch` looked up (the next batch looks up its own keys)."""
+        self._cache, self._cache_names = None, []
+
     def drain(self) -> tuple[np.ndarray, list[str]]:
         """The band keys inserted since the last drain as rows to persist: ``(keys (m,) int64,
-        items (m,))``, one row per (item, band). Ends a batch: clears the list and what
-        :meth:`prefetch` looked up; with ``stored``, the index also forgets what was
-        inserted (the caller persists it, the store answers for it from then on)."""
-        self._cache, self._cache_names = None, []
-        if self._stored is not None:
-            self._segments, self._names = [], []
+        items (m,))``, one row per (item, band); also ends the batch (:meth:`end_batch`).
+        The index still finds what was drained."""
+        self.end_batch()
         if not self._new:
             return np.zeros(0, np.int64), []
         flat = np.concatenate([keys.reshape(-1) for _, keys in self._new])

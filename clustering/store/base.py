@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -167,17 +169,12 @@ class StoreBase:
         snap = snapshot_path(self.path)
         tmp = Path(f"{snap}.tmp")
         tmp.unlink(missing_ok=True)
-        # DuckDB writes the copy itself: opening the database file with a second descriptor in
-        # this process (shutil.copyfile) would release DuckDB's POSIX lock on it when closed,
-        # letting another writer in
-        name = f"_snapshot_{next(_TEMP_NAMES)}"
-        main = self._scalar("SELECT current_database()")
-        tmp_sql = str(tmp).replace("'", "''")
-        self.con.execute(f"ATTACH '{tmp_sql}' AS {name}")
-        try:
-            self.con.execute(f'COPY FROM DATABASE "{main}" TO {name}')
-        finally:
-            self.con.execute(f"DETACH {name}")
+        # After the CHECKPOINT the file holds every committed row (the WAL is empty), so a byte
+        # copy is a valid database: ~20x faster than COPY FROM DATABASE, which rebuilds every
+        # index in the copy. A child process copies it: a second descriptor on the file in this
+        # process would release DuckDB's POSIX lock on it when closed, letting another writer in.
+        subprocess.run([sys.executable, "-c", "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])",
+                        str(self.path), str(tmp)], check=True, capture_output=True)
         os.replace(tmp, snap)
         # the timer runs from the end of a copy: a copy slower than the interval would otherwise
         # make every commit publish again

@@ -24,7 +24,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +176,13 @@ class ActiveCache:
         return self.since is None or (since is not None and since >= self.since)
 
 
+#: Days of extra history loaded with the active stories: a held-open writer keeps them for the
+#: next rounds, and a feed's next article is often a little older than the last one (outlets'
+#: clocks, late RSS pulls); without slack each such article reloaded every active state. What is
+#: loaded beyond the window does not change decisions (assignment filters by ``active_days``).
+LOAD_SLACK_DAYS = 1.0
+
+
 def _since(params: StoryParams, times: np.ndarray) -> datetime | None:
     if not np.isfinite(times).any():
         return None
@@ -239,6 +246,8 @@ def hybrid_online(store: Store, params: StoryParams, units: Sequence[Any], emb: 
     stories = _reusable(active, since)
     rebuilt: set[str] = set()
     if stories is None:
+        if since is not None:
+            since -= timedelta(days=LOAD_SLACK_DAYS)
         stories, rebuilt = _active_states(store, params, since, model_id, cache, emb.shape[1])
     else:
         since = active.since

@@ -274,3 +274,43 @@ def test_hourly_plot_counts_every_timed_article_once():
     assert svg.startswith("<svg") and svg.count("<rect") == sum(1 for v in series.values() for n in v if n) + len(series)
     assert f">{max(totals)}</text>" in svg
     assert "<script" not in hourly_svg(hours[:1], {"<script>x</script>": [1]})
+
+
+def test_snapshot_is_published_between_requests_not_inside_them(tmp_path, day_records):
+    """A POST commits without copying the file for outside readers (even with
+    run.snapshot_every_s = 0); the publisher thread publishes once writes pause
+    (run.snapshot_idle_s), and a reader outside the service then sees every committed article."""
+    from clustering.service.engine import Engine
+    from clustering.store import Store
+    from clustering.store.base import snapshot_path
+
+    db = tmp_path / "s.duckdb"
+    snap = snapshot_path(db)
+    mtime = lambda: snap.stat().st_mtime_ns if snap.exists() else None
+    eng = Engine(db, DEDUP_ONLY.replace(run={"snapshot_every_s": 0.0, "snapshot_idle_s": 3600.0}))
+    try:
+        before = mtime()
+        for rec in day_records[:10]:
+            eng.post([rec])
+        assert mtime() == before  # the requests did not publish; the thread waits for a pause
+    finally:
+        eng.close()  # publishes what is pending
+    with Store(snap, read_only=True) as st:
+        assert st.counts()["articles"] == 10
+
+    eng = Engine(db, DEDUP_ONLY.replace(run={"snapshot_every_s": 0.0, "snapshot_idle_s": 0.5}))
+    try:
+        before = mtime()
+        for rec in day_records[10:30]:
+            eng.post([rec])
+        stored = eng.article_count()
+        assert stored >= 25
+        deadline, seen = time.monotonic() + 15, None
+        while seen != stored and time.monotonic() < deadline:
+            time.sleep(0.3)
+            if mtime() != before:
+                with Store(snap, read_only=True) as st:
+                    seen = st.counts()["articles"]
+        assert seen == stored  # published while the engine is open, no request waiting for it
+    finally:
+        eng.close()

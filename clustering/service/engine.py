@@ -5,8 +5,10 @@ state). No HTTP here: :mod:`clustering.service.app` is the web layer over this c
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,8 +21,6 @@ from clustering.store import Store
 
 #: Read handles kept open; a read waits for a free one (the web server's thread pool is larger).
 READERS = 8
-#: Seconds between snapshots published for readers outside the service (see Store.publish).
-SNAPSHOT_EVERY_S = 30.0
 
 
 def _reason(rec: Any) -> str:
@@ -53,17 +53,40 @@ class Engine:
     def __init__(self, db_path: str | Path, config: Config | None = None, *, embedder: Any = None,
                  readers: int = READERS):
         self.config = config or Config()
-        # the service commits every request: readers outside it (CLI) get a snapshot at most
-        # every SNAPSHOT_EVERY_S seconds, since publishing copies the whole file
-        self._store = Store(db_path, publish_every_s=SNAPSHOT_EVERY_S)
+        # the service commits every request: commits never publish (an infinite interval);
+        # the publisher thread does, between requests
+        self._store = Store(db_path, publish_every_s=math.inf)
         self.writer = NewsClusterer(self._store, self.config, embedder=embedder)
         self.lock = threading.Lock()
+        self._last_write = self._last_publish = time.monotonic()
+        self._stop = threading.Event()
+        self._publisher = threading.Thread(target=self._publish_loop, name="snapshot-publisher",
+                                           daemon=True)
         read_cfg = self.config.replace(stories={"mode": "none"})  # readers never embed
         self._pool: queue.Queue[NewsClusterer] = queue.Queue()
         self._all = [NewsClusterer(self.writer.store.reader(), read_cfg) for _ in range(readers)]
         for r in self._all:
             self._pool.put(r)
         self.ready = False
+        self._publisher.start()
+
+    def _publish_loop(self) -> None:
+        # Snapshots for readers outside the service (Store.publish) are published here, never
+        # inside a request: a publish checkpoints the whole file (DuckDB rewrites its indexes),
+        # seconds at 100k articles, which inside a request was that request's latency.
+        run = self.config.run
+
+        def due() -> bool:
+            now = time.monotonic()
+            age = now - self._last_publish
+            return (age >= run.snapshot_every_s and now - self._last_write >= run.snapshot_idle_s) \
+                or age >= run.snapshot_max_age_s
+
+        while not self._stop.wait(0.5):
+            if due():
+                with self.lock:
+                    if due() and self._store.publish_pending():  # again: a write may have just ended
+                        self._last_publish = time.monotonic()
 
     def warm_up(self) -> None:
         """Load the embedding model now (when stories are on), so the first POST does not pay
@@ -74,7 +97,10 @@ class Engine:
         self.ready = True
 
     def close(self) -> None:
-        """Close the read handles, then the writer (releases the file lock)."""
+        """Stop the publisher, close the read handles, then the writer (publishes what is not
+        yet, releases the file lock)."""
+        self._stop.set()
+        self._publisher.join()
         for r in self._all:
             r.close()
             r.store.close()
@@ -118,6 +144,7 @@ class Engine:
             before = self.writer.store.stored_hashes_of(list(by_id))
             if read.articles:
                 self.writer.ingest(read.articles, command="serve", overview=False)
+                self._last_write = time.monotonic()
             after = self.writer.store.stored_hashes_of(list(by_id))
             members = self.writer.store.memberships_of(list(by_id))
         for aid, i in by_id.items():

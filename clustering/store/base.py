@@ -180,12 +180,20 @@ class StoreBase:
         # make every commit publish again
         self._published_at = time.monotonic()
 
+    def publish_pending(self) -> bool:
+        """Publish now a commit the timer held back (see ``publish_every_s``); True when one
+        was published. For a writer that picks its own moment (the feed service: when writes
+        pause), so no commit waits for the copy."""
+        if not getattr(self, "_unpublished", False):  # reader() handles have no such attribute
+            return False
+        self._published_at = float("-inf")
+        self.publish()
+        return True
+
     def close(self) -> None:
         """Publish a commit the timer held back (see ``publish_every_s``), then close the
         connection (releases the file lock)."""
-        if getattr(self, "_unpublished", False):  # reader() handles have no such attribute
-            self._published_at = float("-inf")
-            self.publish()
+        self.publish_pending()
         self.con.close()
 
     def __enter__(self):

@@ -153,7 +153,10 @@ def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] |
     input is those EgyNews days and stories are on (defaults: online, hybrid scorer).
     ``bulk_memory_mb`` overrides ``run.bulk_memory_mb`` (DuckDB's cap in a Ray run, MiB).
     A Ray run writes a file store through the store's writer process unless ``in_driver``
-    (``RayOptions.writer_process``); that process's peak RSS is ``writer_peak_rss_mb``."""
+    (``RayOptions.writer_process``); that process's peak RSS is ``writer_peak_rss_mb``, its own
+    VmHWM (``RUSAGE_CHILDREN`` would not do: a forked child keeps the driver's high-water mark
+    across exec). Make the inputs first (``make_input``, here on first use): building one holds
+    the archive in memory, which would be the driver's peak."""
     import ray
 
     from clustering import Config, NewsClusterer
@@ -180,7 +183,6 @@ def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] |
             prog.stage("end")
             stages = {"rss_by_stage_mb": prog.stages, "driver_peak_after_run_mb": _peak_mb(),
                       "writer_peak_rss_mb": writers[-1].stats.get("peak_rss_mb") if writers else None,
-                      "children_peak_rss_mb": _peak_mb(resource.RUSAGE_CHILDREN),
                       "writer_process": bool(writers)}
         else:
             t0 = time.perf_counter()

@@ -69,59 +69,94 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+def _peak_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)
+
+
 class RssByStage:
-    """A progress reporter that notes the driver's RSS and DuckDB's own memory (MiB) and the
-    seconds since the first stage when each stage starts (where driver memory and time go as the
-    input grows)."""
+    """A progress reporter that notes, when each stage starts, the driver's RSS, DuckDB's own
+    memory (MiB; in the store's writer process while one runs) the seconds since the first
+    stage and the writer process's RSS (MiB; None without one): where memory and time go as the
+    input grows."""
 
-    def __init__(self, store):
+    def __init__(self, store, writers: list):
         self.store = store
-        self.stages: list[tuple[str, float, float, float]] = []
+        self.writers = writers  # RemoteStore objects the run started (probe_store_steps)
+        self.stages: list[tuple[str, float, float, float, float | None]] = []
         self.t0: float | None = None
-
-    def _duckdb_mb(self) -> float:
-        rows = self.store.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
-        return round((rows[0][0] or 0) / 2**20, 1)
 
     def stage(self, name: str, total: int | None = None) -> None:
         now = time.perf_counter()
         self.t0 = now if self.t0 is None else self.t0
-        self.stages.append((name, _rss_mb(), self._duckdb_mb(), round(now - self.t0, 1)))
+        live = [w for w in self.writers if w._proc.returncode is None and not w._dead]
+        if live:
+            duck, writer = live[-1].duckdb_memory_mb(), live[-1].writer_memory()["rss_mb"]
+        else:
+            duck, writer = self.store.duckdb_memory_mb(), None
+        self.stages.append((name, _rss_mb(), duck, round(now - self.t0, 1), writer))
 
     def advance(self, n: int = 1) -> None:
         pass
 
 
-def probe_store_steps() -> list[tuple[str, float, float]]:
+def probe_store_steps() -> tuple[list[tuple], list]:
     """Wrap the store's bulk load and publish (CHECKPOINT, snapshot copy) to note the driver's
-    RSS and peak RSS (MiB) after each; returns the list the notes go to."""
+    RSS and peak RSS (MiB) after each, and with the store's writer process
+    (:mod:`clustering.store.writer`) that process's RSS and peak RSS too (rows ``step,
+    driver_rss, driver_peak[, writer_rss, writer_peak]``). Returns (the list the notes go to,
+    the list of writer processes started)."""
     from clustering.store.base import StoreBase
     from clustering.store.bulk import BulkExchange
+    from clustering.store.writer import RemoteStore
 
-    log: list[tuple[str, float, float]] = []
-    peak = lambda: round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # noqa: E731
+    log: list[tuple] = []
+    writers: list = []
     load, publish = BulkExchange.load_parquet, StoreBase.publish
+    init, request = RemoteStore.__init__, RemoteStore._request
 
     def load_probe(self, name, paths):
         n = load(self, name, paths)
-        log.append((f"loaded {name}", _rss_mb(), peak()))
+        log.append((f"loaded {name}", _rss_mb(), _peak_mb()))
         return n
 
     def publish_probe(self):
-        log.append(("committed", _rss_mb(), peak()))
+        log.append(("committed", _rss_mb(), _peak_mb()))
         publish(self)
-        log.append(("published (checkpoint, snapshot copy)", _rss_mb(), peak()))
+        log.append(("published (checkpoint, snapshot copy)", _rss_mb(), _peak_mb()))
+
+    def init_probe(self, *a, **k):
+        self._open = []  # the blocks the driver is inside (memory_limited, transaction)
+        init(self, *a, **k)
+        writers.append(self)
+
+    def request_probe(self, op, name=None, args=(), kwargs=None):
+        closing = self._open.pop() if op == "exit" else None
+        if op == "enter":
+            self._open.append(name)
+        out = request(self, op, name, args, kwargs)
+        step = f"loaded {args[0]}" if (op, name) == ("call", "load_parquet") else \
+            "committed and published (checkpoint, snapshot copy)" if closing == "transaction" else None
+        if step:
+            m = request(self, "memory")
+            log.append((step, _rss_mb(), _peak_mb(), m["rss_mb"], m["peak_rss_mb"]))
+        return out
 
     BulkExchange.load_parquet, StoreBase.publish = load_probe, publish_probe
-    return log
+    RemoteStore.__init__, RemoteStore._request = init_probe, request_probe
+    return log, writers
 
 
 def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] | None = None,
-        bulk_memory_mb: int | None = None) -> dict:
+        bulk_memory_mb: int | None = None, in_driver: bool = False) -> dict:
     """One run into a fresh store (``store`` "memory" or "file": a DuckDB file under OUT, so the
     driver does not hold the data); wall seconds and the driver's peak RSS. With ``days`` the
     input is those EgyNews days and stories are on (defaults: online, hybrid scorer).
-    ``bulk_memory_mb`` overrides ``run.bulk_memory_mb`` (DuckDB's cap in a Ray run, MiB)."""
+    ``bulk_memory_mb`` overrides ``run.bulk_memory_mb`` (DuckDB's cap in a Ray run, MiB).
+    A Ray run writes a file store through the store's writer process unless ``in_driver``
+    (``RayOptions.writer_process``); that process's peak RSS is ``writer_peak_rss_mb``, its own
+    VmHWM (``RUSAGE_CHILDREN`` would not do: a forked child keeps the driver's high-water mark
+    across exec). Make the inputs first (``make_input``, here on first use): building one holds
+    the archive in memory, which would be the driver's peak."""
     import ray
 
     from clustering import Config, NewsClusterer
@@ -136,16 +171,19 @@ def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] |
         db = OUT / f"store_{engine}_{n}_{cpus}{'_stories' if days else ''}.duckdb"
         for p in (db, Path(f"{db}.wal"), Path(f"{db}.snapshot")):
             p.unlink(missing_ok=True)
-    store_steps = probe_store_steps() if store == "file" else []
+    store_steps, writers = probe_store_steps()
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with NewsClusterer(db, cfg) as nc:
         if engine == "ray":
             ray.init(num_cpus=cpus, object_store_memory=1 << 30, include_dashboard=False, log_to_driver=False)
             t0 = time.perf_counter()
-            prog = RssByStage(nc.store)
-            s = ingest_ray(nc, [path], options=RayOptions(num_cpus=cpus), progress=prog)
+            prog = RssByStage(nc.store, writers)
+            s = ingest_ray(nc, [path], options=RayOptions(num_cpus=cpus, writer_process=not in_driver),
+                           progress=prog)
             prog.stage("end")
-            stages = {"rss_by_stage_mb": prog.stages}
+            stages = {"rss_by_stage_mb": prog.stages, "driver_peak_after_run_mb": _peak_mb(),
+                      "writer_peak_rss_mb": writers[-1].stats.get("peak_rss_mb") if writers else None,
+                      "writer_process": bool(writers)}
         else:
             t0 = time.perf_counter()
             s = nc.ingest([path])
@@ -172,11 +210,13 @@ def one(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] |
 
 
 def _spawn(n: int, cpus: int, engine: str, store: str = "memory", days: list[str] | None = None,
-           bulk_memory_mb: int | None = None) -> dict:
+           bulk_memory_mb: int | None = None, in_driver: bool = False) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     cmd = [sys.executable, __file__, "--one", str(n), str(cpus), "--engine", engine, "--store", store]
     if bulk_memory_mb is not None:
         cmd += ["--bulk-memory-mb", str(bulk_memory_mb)]
+    if in_driver:
+        cmd += ["--in-driver"]
     out = subprocess.run(cmd + (["--stories-days", *days] if days else []), capture_output=True, text=True,
                          env=env)
     if out.returncode:
@@ -217,9 +257,13 @@ def main() -> None:
                     help="stories on, over these EgyNews days: local vs Ray story agreement (B-cubed)")
     ap.add_argument("--bulk-memory-mb", type=int, default=None,
                     help="run.bulk_memory_mb for the Ray runs (DuckDB's cap, MiB; default: the config's)")
+    ap.add_argument("--in-driver", action="store_true",
+                    help="Ray runs keep DuckDB in the driver (RayOptions(writer_process=False)), as "
+                         "before the store's writer process")
     a = ap.parse_args()
     if a.one:
-        print(json.dumps(one(a.one[0], a.one[1], a.engine, a.store, a.stories_days or None, a.bulk_memory_mb)))
+        print(json.dumps(one(a.one[0], a.one[1], a.engine, a.store, a.stories_days or None, a.bulk_memory_mb,
+                             a.in_driver)))
         return
     results = []
     if a.stories_days:
@@ -239,11 +283,13 @@ def main() -> None:
         results.append({"equality_14_days": eq})
     for n in a.sizes:
         for c in a.cpus:
-            r = _spawn(n, c, "ray", a.store, bulk_memory_mb=a.bulk_memory_mb)
+            r = _spawn(n, c, "ray", a.store, bulk_memory_mb=a.bulk_memory_mb, in_driver=a.in_driver)
             results.append(r)
             print(json.dumps(r), flush=True)
     cap = "" if a.bulk_memory_mb is None else f"_cap{a.bulk_memory_mb}"
-    (OUT / f"results{'_stories' if a.stories_days else ''}{cap}.json").write_text(json.dumps(results, indent=1))
+    where = "_in_driver" if a.in_driver else ""
+    (OUT / f"results{'_stories' if a.stories_days else ''}{cap}{where}.json").write_text(
+        json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -45,10 +45,12 @@ def ray_cluster():
         ray.shutdown()
 
 
-def _nc():
+def _nc(db=":memory:"):
+    """A NewsClusterer with stories off; ``db`` a file puts a Ray run's writes in the store's
+    own writer process (clustering/store/writer.py), ":memory:" keeps them in the driver."""
     from clustering import Config, NewsClusterer
 
-    return NewsClusterer(":memory:", Config().replace(stories={"mode": "none"}))
+    return NewsClusterer(str(db), Config().replace(stories={"mode": "none"}))
 
 
 def _state(nc):
@@ -134,9 +136,10 @@ def test_bundled_day_same_groups_as_local_engine():
         assert distributed.store.con.execute(bands).fetchall() == local.store.con.execute(bands).fetchall()
 
 
-def test_egynews_slice_incremental_against_stored_signatures(egy_slice):
-    # both stores hold the bundled day (local run); then the slice is added locally / by Ray
-    with _nc() as local, _nc() as distributed:
+def test_egynews_slice_incremental_against_stored_signatures(egy_slice, tmp_path):
+    # both stores hold the bundled day (local run); then the slice is added locally / by Ray,
+    # whose writes go to the file store's own writer process
+    with _nc() as local, _nc(tmp_path / "ray.duckdb") as distributed:
         local.ingest([EGY_DAY])
         distributed.ingest([EGY_DAY])
         s_local = local.ingest([egy_slice])
@@ -224,7 +227,7 @@ def test_updates_and_canonical_urls_as_in_a_local_run(tmp_path):
     twice_b = dict(rows[301], id=rows[301]["id"] + "-b", url="https://x.example/a/1/?fbclid=1")
     second = _write(tmp_path / "second.jsonl",
                     [edited, moved, by_url, twice_a, *rows[3:50], *rows[302:400], twice_b])
-    with _nc() as local, _nc() as distributed:
+    with _nc() as local, _nc(tmp_path / "ray.duckdb") as distributed:  # Ray: writer process
         local.ingest([first])
         _ray(distributed, [first])
         con_l, con_r = local.store.con, distributed.store.con  # tests read tables directly
@@ -233,6 +236,7 @@ def test_updates_and_canonical_urls_as_in_a_local_run(tmp_path):
         assert con_r.execute("SELECT count(canonical_url) FROM articles").fetchone()[0] == 300
         s_local = local.ingest([second])
         s_ray = _ray(distributed, [second])
+        con_r = distributed.store.con  # reopened after the writer process
         for key in ("new_articles", "updated_text", "updated_metadata", "matched_by_url", "already_stored",
                     "skipped"):
             assert getattr(s_ray, key) == getattr(s_local, key), key
@@ -262,7 +266,9 @@ def test_stories_agree_with_local_engine_on_a_slice(tmp_path):
     from clustering.evaluate.metrics import bcubed
 
     path = _write(tmp_path / "slice.jsonl", _day_rows(450))
-    with NewsClusterer(":memory:", Config()) as local, NewsClusterer(":memory:", Config()) as distributed:
+    # the Ray side into a file: the story step on the driver calls the store's writer process
+    with NewsClusterer(":memory:", Config()) as local, \
+            NewsClusterer(str(tmp_path / "ray.duckdb"), Config()) as distributed:
         s_local = local.ingest([path])
         s_ray = _ray(distributed, [path])
         assert s_local.stories["embedded"] == s_ray.stories["embedded"] > 300
@@ -281,3 +287,35 @@ def test_stories_agree_with_local_engine_on_a_slice(tmp_path):
         assert m.f1 >= 0.99, m
         print(f"story agreement B-cubed {m}")
         assert len(set(loc.values())) < 440  # stories join articles, not all singletons
+
+
+def test_failed_run_leaves_a_file_store_unchanged(tmp_path, monkeypatch):
+    # a Ray run into a file store fails after the writer process loaded articles: on the driver
+    # (updates step) or in the writer itself (a missing shard); the store is as before each time
+    from clustering.distributed import ray_run
+    from clustering.store import StoreError
+
+    rows = _day_rows(300)
+    first, second = _write(tmp_path / "a.jsonl", rows[:150]), _write(tmp_path / "b.jsonl", rows[150:])
+    with _nc(tmp_path / "ray.duckdb") as nc:
+        _ray(nc, [first])
+        before = nc.store.counts()
+
+        def boom(store, plan):
+            raise RuntimeError("driver failed mid-write")
+
+        with monkeypatch.context() as m:
+            m.setattr(ray_run, "finish_updates", boom)
+            with pytest.raises(RuntimeError, match="driver failed mid-write"):
+                _ray(nc, [second])
+        assert nc.store.counts() == before
+        real = ray_run._parquet_files
+        with monkeypatch.context() as m:
+            m.setattr(ray_run, "_parquet_files",
+                      lambda folder: real(folder) + ([str(folder / "gone.parquet")] if folder.name == "members"
+                                                     else []))
+            with pytest.raises(StoreError, match="writer process failed"):
+                _ray(nc, [second])
+        assert nc.store.counts() == before
+        s = _ray(nc, [second])  # the store still takes the run
+        assert s.new_articles > 100 and nc.store.counts()["articles"] == before["articles"] + s.new_articles

@@ -34,9 +34,12 @@ way, so a Ray run into an existing store checks new articles against the stored 
 What the driver holds: per-file counts, the records that may be updates (and their plan), the
 ids of stored articles an edge touches (and their groups), and -- only when stories are on --
 the new articles' group ids for the story step, which runs on the driver as in a local run.
-Everything is written in one store transaction (updates included), as a local run; the
-store (DuckDB) lives in the driver process, and its memory for the run's rows until commit is
-what grows there with the input (benchmarks/RESULTS.md, "Ray Data engine").
+Everything is written in one store transaction (updates included), as a local run. For a
+database file that transaction lives in the store's own short-lived writer process
+(:mod:`clustering.store.writer`): every store call of the run goes there, the driver's own
+connection is closed meanwhile, so DuckDB's memory -- the run's rows until commit, the ART
+indexes a commit and the reader snapshot's copy hold whole -- grows in that process, not in the
+driver (benchmarks/RESULTS.md, "Ray Data engine"). An in-memory store stays in the driver.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from clustering.dedup.engine import TITLE_KEY, Membership, shingle_texts, shingl
 from clustering.distributed import batches as B
 from clustering.records import Article, SkipReport
 from clustering.store.bulk import art_memory_mb
+from clustering.store.writer import writer_process
 from clustering.updates import finish_updates
 
 __all__ = ["RayOptions", "connect", "ingest_ray"]
@@ -73,17 +77,22 @@ class RayOptions:
         shards: partitions of each shuffle (None: from the input size).
         embed_actors: actors of the embedding pool (each holds one model).
         workdir: folder for the run's Parquet shards (None: a temporary folder, removed after).
+        writer_process: a database file is written by the store's own short-lived process
+            (:func:`clustering.store.writer.writer_process`), so the driver's memory does not
+            grow with the store; False keeps DuckDB in the driver (an in-memory store always
+            stays there).
     """
 
     def __init__(self, address: str | None = None, *, num_cpus: int | None = None,
                  object_store_memory: int | None = None, shards: int | None = None,
-                 embed_actors: int = 1, workdir: str | Path | None = None):
+                 embed_actors: int = 1, workdir: str | Path | None = None, writer_process: bool = True):
         self.address = address
         self.num_cpus = num_cpus
         self.object_store_memory = object_store_memory
         self.shards = shards
         self.embed_actors = embed_actors
         self.workdir = workdir
+        self.writer_process = writer_process
 
 
 def connect(options: RayOptions) -> None:
@@ -387,14 +396,16 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc)
     connect(options)
-    store = nc.store
-    run_id = store.next_run_id()
     paths = [str(p) for p in inputs]
     tmp = tempfile.TemporaryDirectory(prefix="ray-run-", dir=options.workdir)
     work = Path(tmp.name)
     try:
-        # DuckDB lives in this process: capped, the run's rows spill to disk (RunParams)
-        with store.memory_limited(nc.config.run.bulk_memory_mb), store.transaction():
+        # a database file is written by the store's own process (every store call below runs
+        # there): its ART indexes, commit and snapshot copy grow with the store, not the driver.
+        # DuckDB is capped there too, so the run's rows spill to disk (RunParams)
+        with writer_process(nc.store, options.writer_process) as store, \
+                store.memory_limited(nc.config.run.bulk_memory_mb), store.transaction():
+            run_id = store.next_run_id()
             # 1. read, one task per file
             progress.stage("reading input (Ray tasks)")
             read_task = ray.remote(_read_one).options(num_returns=3)
@@ -458,7 +469,7 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
             if fp.count() == 0:
                 if nc.story_step is not None and left:  # metadata updates changed stories
                     summary.stories = nc.story_step(store, run_id, [], {}, progress, left=left)
-                return _finish(nc, summary, skips, notes, started, t0, paths, mapping, command, "ray",
+                return _finish(nc, store, summary, skips, notes, started, t0, paths, mapping, command, "ray",
                                in_transaction=True)
 
             # 3. exact repeats (stored hash leaders take part)
@@ -665,7 +676,7 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
                 summary.stories = nc.story_step(store, run_id, new_lite, groups, progress,
                                                 **({"left": left} if left else {}))
             store.raise_memory_limit(nc.config.run.bulk_memory_mb + 2 * store.index_memory_mb())  # commit, copy
-            return _finish(nc, summary, skips, notes, started, t0, paths, mapping, command, "ray",
+            return _finish(nc, store, summary, skips, notes, started, t0, paths, mapping, command, "ray",
                            in_transaction=True)
     finally:
         tmp.cleanup()
@@ -787,12 +798,11 @@ def _finish_stored_groups(store, stored_labels: list[dict[str, Any]], stored_mem
                                    for gid, ms in sorted(candidates.items())], run_id)
 
 
-def _finish(nc, summary, skips: SkipReport, notes: list[str], started, t0, paths, mapping, command,
+def _finish(nc, store, summary, skips: SkipReport, notes: list[str], started, t0, paths, mapping, command,
             engine: str, in_transaction: bool = False):
     summary.skipped = skips.as_dict()
     summary.skip_examples = dict(skips.examples)
     summary.notes = list(notes) + [f"engine: {engine}"]
-    store = nc.store
     summary.groups, summary.articles_in_groups, summary.largest_groups = store.group_overview()
     summary.seconds = round(time.perf_counter() - t0, 3)
     params = nc.run_params(mapping)

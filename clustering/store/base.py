@@ -202,6 +202,32 @@ class StoreBase:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Close this handle's connection inside the block, so that another process may open the
+        file for writing (DuckDB allows one writing process), then reopen it (same file, same
+        mode). A commit the publish timer held back is published first. Handles from
+        :meth:`reader` are closed with the connection.
+
+        Raises:
+            StoreError: an in-memory store (another process cannot see it), or the file cannot
+                be reopened after the block (locked by another writer past ``WRITER_LOCK_WAIT_S``).
+        """
+        if not self._file:
+            raise StoreError("an in-memory store cannot be released to another process")
+        if self._unpublished:
+            self._published_at = float("-inf")
+            self.publish()
+        self.con.close()
+        try:
+            yield
+        finally:
+            self.con = self._connect(str(self.path), self.read_only,
+                                     0.0 if self.read_only else WRITER_LOCK_WAIT_S)
+            # another process wrote the file: the max hints of _max_of are lower bounds still,
+            # but a rolled-back run elsewhere is cheaper to forget than to reason about
+            self.__dict__.pop("_max_hints", None)
+
     def reader(self):
         """Another handle on this open database for another thread: same class, its own DuckDB
         cursor (DuckDB connections are not shared across threads), flagged read-only. It reads

@@ -108,6 +108,11 @@ class BulkExchange(StoreBase):
         :func:`art_memory_mb`). A commit and the snapshot copy cannot spill this part."""
         return art_memory_mb({t: int(self._scalar(f"SELECT count(*) FROM {t}")) for t in ART_BYTES_PER_ROW})
 
+    def duckdb_memory_mb(self) -> float:
+        """MiB DuckDB holds now in this connection's process (``duckdb_memory()``, all tags:
+        buffers, table rows, ART indexes), for measurements."""
+        return round((self._scalar("SELECT sum(memory_usage_bytes) FROM duckdb_memory()") or 0) / 2**20, 1)
+
     def parquet_rows(self, paths: Sequence[str | Path]) -> int:
         """Rows in Parquet files (from their metadata; 0 for no files)."""
         if not paths:

@@ -175,6 +175,15 @@ class StoryParams:
             (:func:`~clustering.stories.hybrid.assign_hybrid_minibatch`); 1 = item by item.
             Time and memory per mini-batch grow as its size squared.
         linkage: batch linkage, one of :data:`LINKAGES`.
+        link_article, link_headline: with the hybrid scorer, the linkage score (mean
+            P(same story) over the pairs of two clusters, for average linkage) at which two
+            clusters of full articles, or of headline-only items, join, in batch and in the
+            mini-batches of online mode, and at which an item or a mini-batch cluster joins an
+            active story; for a mix, the value in between by the fraction of headline-only
+            items (:func:`~clustering.stories.hybrid.link_threshold`). Lower than the pair
+            threshold (0.5) because the pairs of one story told over many articles are not all
+            likely on their own; full-article stories (larger, more varied) join lower than
+            headline ones. Chosen by grouped CV (``benchmarks/RESULTS.md``).
         split_ratio: with the hybrid scorer, a cluster of a batch or mini-batch, mostly of full
             articles, is cut in two at its dendrogram's top split when the two halves' mean
             P(same story) is below ``split_ratio`` times the lower of their own cohesions (mean
@@ -205,6 +214,8 @@ class StoryParams:
     max_candidates: int = 50
     online_batch: int = 1000
     linkage: str = "average"
+    link_article: float = 0.4
+    link_headline: float = 0.45
     split_ratio: float = 0.8
     split_min: int = 6
     guard_min_score: float = 0.92
@@ -237,6 +248,10 @@ class StoryParams:
             raise ValueError(f"guard_min_score must be in [-1, 1], got {self.guard_min_score}")
         if self.linkage not in LINKAGES:
             raise ValueError(f"linkage must be one of {LINKAGES}, got {self.linkage!r}")
+        for name in ("link_article", "link_headline"):
+            v = getattr(self, name)
+            if not 0.0 < v <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {v}")
         if not 0.0 <= self.split_ratio < 1.0:
             raise ValueError(f"split_ratio must be in [0, 1), got {self.split_ratio}")
         if int(self.split_min) != self.split_min or self.split_min < 2:

@@ -252,11 +252,21 @@ def hybrid_online(store: Store, params: StoryParams, units: Sequence[Any], emb: 
     else:
         since = active.since
     df = store_frequencies(store, terms)
+
+    def fresh_id() -> str:
+        # a story created and merged away inside an earlier call was never stored, so the
+        # store's counter may hand out its id again while the kept state still holds it
+        sid = new_story_id()
+        while sid in stories:
+            sid = new_story_id()
+        return sid
+
     out = assign_hybrid_minibatch(stories, emb, terms, [g for _, g in tg], times, df,
-                                  new_story_id, scorer, chunk=params.online_batch,
+                                  fresh_id, scorer, chunk=params.online_batch,
                                   active_days=params.active_days,
                                   max_candidates=params.max_candidates,
-                                  split_ratio=params.split_ratio, split_min=params.split_min)
+                                  split_ratio=params.split_ratio, split_min=params.split_min,
+                                  link=(params.link_article, params.link_headline))
     count_documents(store, terms)
     merges = {s: stories.resolve(s) for a in out for s in a.merged}
     out = [replace(a, story_id=stories.resolve(a.story_id)) for a in out]
@@ -271,7 +281,8 @@ def hybrid_batch_labels(store: Store, params: StoryParams, all_units: Sequence[A
                         vecs: np.ndarray, times: np.ndarray, n_new: int, cache: TermCache
                         ) -> np.ndarray:
     """Cluster label per unit of a window with :func:`cluster_hybrid_batch` (average linkage
-    over 1 - P(same story), merge while P >= the scorer's threshold). The last ``n_new`` units
+    over 1 - P(same story), merge while the mean P reaches ``params.link_article`` /
+    ``link_headline``). The last ``n_new`` units
     are new: they are counted in the stored document frequencies first; the idf weights are the
     store's (the window's own when the store counted fewer documents than the window holds).
 
@@ -287,6 +298,7 @@ def hybrid_batch_labels(store: Store, params: StoryParams, all_units: Sequence[A
         df = DocumentFrequencies().update(terms)
     batch = PairBatch(vecs, terms, [g for _, g in tg], times, df)
     return cluster_hybrid_batch(batch, load_scorer(params), linkage=params.linkage,
+                                link=(params.link_article, params.link_headline),
                                 max_items=MAX_BATCH_ITEMS, split_ratio=params.split_ratio,
                                 split_min=params.split_min)
 

@@ -19,6 +19,8 @@ from clustering.stories.hybrid import (
     assign_hybrid_minibatch,
     assign_hybrid_online,
     cluster_hybrid_batch,
+    cut_linkage,
+    link_threshold,
     prepare,
     probability_matrix,
     split_incoherent,
@@ -200,6 +202,31 @@ def test_batch_stories_do_not_depend_on_input_order_and_beat_chance(uci):
     assert bcubed(gold, list(a)).f1 > 0.85
     p = probability_matrix(PairBatch(emb, terms, guards, times, df))
     assert np.allclose(p, p.T) and np.all((p > 0) & (p <= 1))
+
+
+def test_cut_with_one_threshold_is_scikit_learns_cut_and_kinds_join_at_their_own(uci):
+    from sklearn.cluster import AgglomerativeClustering
+
+    gold, emb, terms, guards, times = uci
+    P = probability_matrix(PairBatch(emb, terms, guards, times, DocumentFrequencies().update(terms)))
+    for t in (0.4, 0.5, 0.6):
+        ref = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
+                                      distance_threshold=1.0 - t).fit_predict(1.0 - P)
+        for head in (np.zeros(len(gold)), np.ones(len(gold))):
+            assert bcubed(list(ref), list(cut_linkage(P, head, (t, t)))).f1 == 1.0
+    # per kind: the same headlines, read as full articles, join at the lower article threshold
+    as_heads = cut_linkage(P, np.ones(len(gold)), (0.4, 0.5))
+    as_articles = cut_linkage(P, np.zeros(len(gold)), (0.4, 0.5))
+    assert len(set(as_articles)) < len(set(as_heads))
+    # two pairs at mean P 0.42: the articles join (0.4), the headlines do not (0.45), and a
+    # mixed pair sits in between (0.425)
+    two = np.array([[1.0, 0.42], [0.42, 1.0]])
+    assert len(set(cut_linkage(two, np.array([0, 0]), (0.4, 0.45)))) == 1
+    assert len(set(cut_linkage(two, np.array([1, 1]), (0.4, 0.45)))) == 2
+    assert link_threshold(0.5, (0.4, 0.45)) == pytest.approx(0.425)
+    assert len(set(cut_linkage(two, np.array([1, 0]), (0.4, 0.45)))) == 2
+    with pytest.raises(ValueError, match="link_article"):
+        StoryParams(link_article=0.0)
 
 
 def _online_labels(uci, **kw):

@@ -194,10 +194,12 @@ class StoryClusterer(ParamsMixin):
                 self._df.update(terms)
                 labels = cluster_hybrid_batch(PairBatch(emb, terms, guards, times, self._df),
                                               scorer, linkage=params.linkage,
+                                              link=(params.link_article, params.link_headline),
                                               max_items=MAX_BATCH_ITEMS,
                                               split_ratio=params.split_ratio,
                                               split_min=params.split_min)
-                how = f"batch (hybrid scorer, {params.linkage} linkage, P >= {scorer.threshold})"
+                how = (f"batch (hybrid scorer, {params.linkage} linkage, mean P >= "
+                       f"{params.link_article} for articles, {params.link_headline} for headlines)")
             else:
                 feats = [guard_features(a.title, a.text) for a in arts]
                 labels = cluster_batch(emb, times, feats, params)
@@ -234,7 +236,8 @@ class StoryClusterer(ParamsMixin):
                                               active_days=params.active_days,
                                               max_candidates=params.max_candidates,
                                               split_ratio=params.split_ratio,
-                                              split_min=params.split_min)
+                                              split_min=params.split_min,
+                                              link=(params.link_article, params.link_headline))
             else:
                 if self._active is None:
                     self._active = ActiveStories(emb.shape[1])

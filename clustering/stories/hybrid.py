@@ -2,17 +2,18 @@
 
 * :func:`prepare`: the per-item inputs (terms, guard features) from titles and texts.
 * :func:`probability_matrix` / :func:`cluster_hybrid_batch`: P(same story) of all pairs of a
-  batch, then scikit-learn agglomerative clustering (average linkage) over ``1 - p`` with
-  distance threshold ``1 - scorer.threshold``: clusters merge while the average probability
-  between them is at least the threshold (0.5).
+  batch, then agglomerative clustering (average linkage) over ``1 - p``, cut by
+  :func:`cut_linkage`: clusters merge while the average probability between them is at least
+  the linkage threshold (:func:`link_threshold`: ``StoryParams.link_article`` for full
+  articles, ``link_headline`` for headline-only items, in between for a mix).
 * :class:`HybridStories` / :func:`assign_hybrid_online`: single pass, each item scored against
   the active stories (mean embedding, sparse centroids of title, text and entities,
   representative guard features, last time, headline and Arabic fractions; the few best then
   rescored as the mean probability against up to ``max_members`` kept members, the
-  average-linkage score of batch mode), the best probability >= threshold joins, otherwise a
-  new story (Miranda et al. 2018, EMNLP, "Multilingual Clustering of Streaming News"); an item
-  that bridges two stories merges them when their members' average probability reaches the
-  threshold, as average linkage would.
+  average-linkage score of batch mode), the best probability >= the linkage threshold joins,
+  otherwise a new story (Miranda et al. 2018, EMNLP, "Multilingual Clustering of Streaming
+  News"); an item that bridges two stories merges them when their members' average
+  probability reaches the linkage threshold, as average linkage would.
 * :func:`assign_hybrid_minibatch`: the engine's online mode: each chunk of items is clustered
   by :func:`cluster_hybrid_batch` first, then each cluster is matched to the active stories;
   chunks of one item are :func:`assign_hybrid_online`.
@@ -46,6 +47,8 @@ __all__ = [
     "assign_hybrid_minibatch",
     "assign_hybrid_online",
     "cluster_hybrid_batch",
+    "cut_linkage",
+    "link_threshold",
     "prepare",
     "probability_matrix",
     "split_incoherent",
@@ -55,6 +58,68 @@ _BLOCK = 256
 #: Members of a mini-batch cluster (evenly spread) scored against a story's kept members.
 CLUSTER_SAMPLE = 16
 SECONDS_PER_DAY = 86_400.0
+#: (full articles, headline-only) linkage thresholds of the engine's defaults.
+LINK = (StoryParams.link_article, StoryParams.link_headline)
+
+
+def link_threshold(headline_fraction: float, link: tuple[float, float] = LINK) -> float:
+    """The linkage score at which two groups of items join: ``link[0]`` for full articles,
+    ``link[1]`` for headline-only items, linear in between by the fraction (0-1) of
+    headline-only items among both groups."""
+    art, head = link
+    return art + (head - art) * min(1.0, max(0.0, float(headline_fraction)))
+
+
+def cut_linkage(P: np.ndarray, headline_only: np.ndarray, link: tuple[float, float] = LINK,
+                method: str = "average") -> np.ndarray:
+    """Agglomerative clustering over ``1 - P``, each merge held to its own threshold.
+
+    The dendrogram (SciPy's ``linkage``: average linkage is UPGMA) is read from the root down:
+    a node whose merge distance is at most ``1 - link_threshold(h)``, with ``h`` the fraction
+    of headline-only items under it, is one cluster; otherwise its two children are read the
+    same way. With ``link[0] == link[1]`` this is the usual cut at one distance threshold
+    (scikit-learn's ``AgglomerativeClustering(distance_threshold=...)``), since these
+    linkages never merge below an earlier merge.
+
+    Args:
+        P: (n, n) symmetric P(same story) (the diagonal is ignored).
+        headline_only: (n,) bool or 0/1.
+        link: (full-article, headline-only) thresholds, each in (0, 1].
+        method: "average", "complete" or "single".
+
+    Returns:
+        (n,) int64 labels (arbitrary numbering).
+    """
+    from scipy.cluster.hierarchy import linkage as _linkage
+    from scipy.spatial.distance import squareform
+
+    n = P.shape[0]
+    if n < 2:
+        return np.zeros(n, dtype=np.int64)
+    dist = 1.0 - np.asarray(P, dtype=np.float64)
+    np.fill_diagonal(dist, 0.0)
+    Z = _linkage(squareform(np.clip(dist, 0.0, None), checks=False), method=method)
+    kids = Z[:, :2].astype(np.int64)
+    heads = np.zeros(2 * n - 1)
+    heads[:n] = np.asarray(headline_only, dtype=np.float64)
+    for i in range(n - 1):
+        heads[n + i] = heads[kids[i, 0]] + heads[kids[i, 1]]
+    art, head = link
+    frac = heads[n:] / Z[:, 3]
+    ok = Z[:, 2] <= 1.0 - (art + (head - art) * frac) + 1e-12
+    label = np.full(2 * n - 1, -1, dtype=np.int64)
+    nxt = 0
+    for i in range(n - 2, -1, -1):  # parents come after their children in Z
+        node = n + i
+        if label[node] < 0 and ok[i]:
+            label[node] = nxt
+            nxt += 1
+        if label[node] >= 0:
+            label[kids[i]] = label[node]
+    for leaf in np.flatnonzero(label[:n] < 0):
+        label[leaf] = nxt
+        nxt += 1
+    return label[:n]
 
 
 def prepare(titles: Sequence[str], texts: Sequence[str]) -> tuple[list[ItemTerms],
@@ -150,17 +215,20 @@ def split_incoherent(P: np.ndarray, labels: np.ndarray, headline_only: np.ndarra
 
 
 def cluster_hybrid_batch(batch: PairBatch, scorer: StoryScorer | None = None, *,
-                         threshold: float | None = None, linkage: str = "average",
-                         max_items: int = 20_000, split_ratio: float = 0.0,
+                         threshold: float | None = None, link: tuple[float, float] = LINK,
+                         linkage: str = "average", max_items: int = 20_000,
+                         split_ratio: float = 0.0,
                          split_min: int = StoryParams.split_min) -> np.ndarray:
-    """Cluster a batch into stories: agglomerative over ``1 - P(same story)``, then
-    :func:`split_incoherent` when ``split_ratio`` > 0 (the engine passes
-    ``StoryParams.split_ratio`` and ``split_min``).
+    """Cluster a batch into stories: agglomerative over ``1 - P(same story)`` cut by
+    :func:`cut_linkage`, then :func:`split_incoherent` when ``split_ratio`` > 0 (the engine
+    passes ``StoryParams.split_ratio`` and ``split_min``).
 
     Args:
         batch: the items (:class:`~clustering.stories.features.PairBatch`).
         scorer: default: the shipped :func:`~clustering.stories.scorer.default_scorer`.
-        threshold: probability to merge at (default ``scorer.threshold``, 0.5).
+        threshold: one linkage threshold for every merge (overrides ``link``).
+        link: (full-article, headline-only) linkage thresholds (:func:`link_threshold`);
+            default ``StoryParams.link_article`` / ``link_headline``.
         linkage: ``"average"`` (default), ``"complete"`` or ``"single"``.
         max_items: refuse larger batches (O(n^2) memory: 8 n^2 bytes per matrix).
         split_ratio, split_min: see :func:`split_incoherent`; ``split_ratio`` 0 (default
@@ -173,10 +241,9 @@ def cluster_hybrid_batch(batch: PairBatch, scorer: StoryScorer | None = None, *,
     Raises:
         ValueError: if n > ``max_items``.
     """
-    from sklearn.cluster import AgglomerativeClustering
-
     scorer = scorer or default_scorer()
-    thr = scorer.threshold if threshold is None else float(threshold)
+    if threshold is not None:
+        link = (float(threshold), float(threshold))
     n = batch.n
     if n > max_items:
         raise ValueError(f"cluster_hybrid_batch got {n} items (limit {max_items}); cluster "
@@ -184,9 +251,7 @@ def cluster_hybrid_batch(batch: PairBatch, scorer: StoryScorer | None = None, *,
     if n <= 1:
         return np.zeros(n, dtype=np.int64)
     P = probability_matrix(batch, scorer)
-    model = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage=linkage,
-                                    distance_threshold=1.0 - thr)
-    labels = np.asarray(model.fit_predict(1.0 - P))
+    labels = cut_linkage(P, batch.head, link, linkage)
     if split_ratio > 0.0:
         labels = split_incoherent(P, labels, batch.head, split_ratio, split_min)
     return _first_seen_order(labels)
@@ -289,6 +354,10 @@ class HybridStories:
         #: merged story id -> the story it was merged into
         self.merged_into: dict[str, str] = {}
 
+    def __contains__(self, sid: object) -> bool:
+        """True when ``sid`` is (or was, before a merge) a story of this state."""
+        return sid in self._pos
+
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -372,6 +441,12 @@ class HybridStories:
         average-linkage score between two clusters in :func:`cluster_hybrid_batch` (exact for
         stories of at most ``max_members`` members)."""
         return members_probability(self.members[a], self.members[b], scorer)
+
+    def join_threshold(self, row: int, n_head: float, n: int,
+                       link: tuple[float, float] = LINK) -> float:
+        """Linkage threshold (:func:`link_threshold`) for story ``row`` and ``n`` more items of
+        which ``n_head`` are headline-only."""
+        return link_threshold((self.n_head[row] + n_head) / max(1, self.sizes[row] + n), link)
 
     def retire(self, sid: str) -> None:
         """Story ``sid`` is no longer active (went quiet): never a candidate again."""
@@ -462,7 +537,10 @@ def assign_hybrid_online(
     frequencies (then, with ``update_df``, the item is counted in ``df``); candidates are the
     stories last seen within ``active_days`` of it (all, when either time is unknown), the
     ``max_candidates`` best by mean embedding cosine; the scorer gives each a probability and
-    the best at or above ``scorer.threshold`` takes the item (ties: the older story).
+    the best at or above ``scorer.threshold`` takes the item (ties: the older story). (One
+    item's mean P against a story is held to the pair threshold, not to the lower linkage
+    thresholds of :func:`cluster_hybrid_batch`: joining items one by one at the lower
+    thresholds chains stories together; measured in ``benchmarks/RESULTS.md``.)
 
     With ``by_members`` (default) a story's probability is the mean P(same story) of the item
     against the story's kept members (:meth:`HybridStories.member_probability`, the
@@ -523,7 +601,7 @@ def assign_hybrid_online(
         thr = scorer.threshold
         if best_row >= 0 and best_p >= thr:
             stories.join(best_row, x, t, vecs, g, it)
-            why = f"P(same story) {best_p:.3f} >= {thr:.2f}"
+            why = f"P(same story) {best_p:.3f} >= {thr:.3f}"
             merged: list[str] = []
             if merge and by_members:
                 best_row, merged, notes = _merge_bridged(stories, best_row, rows, p, scorer,
@@ -535,7 +613,7 @@ def assign_hybrid_online(
         sid = new_story_id()
         stories.add(sid, x, t, vecs, g, it)
         why = ("new story: no active story" if best_row < 0 else
-               f"new story: best {stories.ids[best_row]} P(same story) {best_p:.3f} < {thr:.2f}")
+               f"new story: best {stories.ids[best_row]} P(same story) {best_p:.3f} < {thr:.3f}")
         out.append(HybridAssignment(sid, best_p, True, why))
     return out
 
@@ -558,6 +636,7 @@ def assign_hybrid_minibatch(
     merge_floor: float = 0.3,
     split_ratio: float = 0.0,
     split_min: int = StoryParams.split_min,
+    link: tuple[float, float] = LINK,
 ) -> list[HybridAssignment]:
     """Online assignment in mini-batches: cluster each ``chunk`` of items among themselves, then
     match each cluster to the active stories.
@@ -570,7 +649,8 @@ def assign_hybrid_minibatch(
     joins the active story with the best average-linkage probability between the cluster's
     members (up to ``stories.max_members`` of them) and the story's kept members, among the
     ``member_candidates`` stories nearest by mean embedding, if that probability is at or above
-    the threshold; otherwise the cluster starts a new story. With ``merge`` the joined story is
+    the linkage threshold (:func:`link_threshold` of the headline-only fraction of both);
+    otherwise the cluster starts a new story. With ``merge`` the joined story is
     then merged with each other candidate at P >= ``merge_floor`` whose story-story
     probability (:meth:`HybridStories.story_probability`) reaches the threshold, as in
     :func:`assign_hybrid_online`.
@@ -583,7 +663,9 @@ def assign_hybrid_minibatch(
             :func:`assign_hybrid_online`.
         chunk: items per mini-batch (>= 1); memory and time per chunk grow as chunk^2
             (8 chunk^2 bytes per probability matrix).
-        split_ratio, split_min: passed to :func:`cluster_hybrid_batch` for each chunk.
+        split_ratio, split_min, link: passed to :func:`cluster_hybrid_batch` for each chunk
+            (``link`` also decides a cluster's join to a story; a chunk of one item is
+            :func:`assign_hybrid_online`, held to the pair threshold).
 
     Returns:
         One :class:`HybridAssignment` per item, in input order.
@@ -597,7 +679,6 @@ def assign_hybrid_minibatch(
     emb, t_all = _checked_inputs(emb, terms, guards, times)
     n = emb.shape[0]
     out: list[HybridAssignment | None] = [None] * n
-    thr = scorer.threshold
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         if hi - lo == 1:
@@ -609,7 +690,8 @@ def assign_hybrid_minibatch(
         cterms, cguards = list(terms[lo:hi]), [g or GuardFeatures() for g in guards[lo:hi]]
         df.update(cterms)
         labels = cluster_hybrid_batch(PairBatch(emb[lo:hi], cterms, cguards, t_all[lo:hi], df),
-                                      scorer, split_ratio=split_ratio, split_min=split_min)
+                                      scorer, link=link, split_ratio=split_ratio,
+                                      split_min=split_min)
         vecs = [(tfidf(it.title, df), tfidf(it.text, df), tfidf(it.entities, df)) for it in cterms]
         before = len(stories)  # batch clustering already kept this chunk's clusters apart
         for lab in range(int(labels.max()) + 1):  # labels are numbered in first-seen order
@@ -622,11 +704,14 @@ def assign_hybrid_minibatch(
                 stories, emb[[lo + k for k in idx]], t_all[[lo + k for k in idx]], sample, scorer,
                 active_days, member_candidates, before)
             merged: list[str] = []
+            n_head = float(sum(cterms[k].headline_only for k in idx))
+            thr = stories.join_threshold(best_row, n_head, len(idx), link) if best_row >= 0 \
+                else link_threshold(n_head / len(idx), link)
             if best_row >= 0 and best_p >= thr:
                 for k in idx:
                     j = lo + k
                     stories.join(best_row, emb[j], float(t_all[j]), vecs[k], cguards[k], cterms[k])
-                why = f"P(same story) {best_p:.3f} >= {thr:.2f}"
+                why = f"P(same story) {best_p:.3f} >= {thr:.3f}"
                 if merge:
                     best_row, merged, notes = _merge_bridged(stories, best_row, rows, p, scorer,
                                                              merge_floor)
@@ -643,9 +728,9 @@ def assign_hybrid_minibatch(
                     stories.join(row, emb[j], float(t_all[j]), vecs[k], cguards[k], cterms[k])
                 reason = (f"new story with a mini-batch cluster of {len(idx)}" if best_row < 0 else
                           f"new story with a mini-batch cluster of {len(idx)}: best "
-                          f"{stories.ids[best_row]} P(same story) {best_p:.3f} < {thr:.2f}")
+                          f"{stories.ids[best_row]} P(same story) {best_p:.3f} < {thr:.3f}")
             mate = (f"joined {sid}: in a mini-batch cluster of {len(idx)} (average-linkage "
-                    f"P(same story) >= {thr:.2f})")
+                    f"P(same story) at or above the linkage threshold)")
             for m, k in enumerate(idx):
                 out[lo + k] = HybridAssignment(sid, best_p, created and m == 0,
                                                reason if m == 0 or not created else mate,
@@ -657,8 +742,9 @@ def _merge_bridged(stories: HybridStories, joined: int, rows: np.ndarray, p: np.
                    scorer: StoryScorer, floor: float) -> tuple[int, list[str], str]:
     """Merge the story ``joined`` with each candidate of ``rows`` whose probability ``p`` for
     the joining item (or cluster) is at least ``floor``, when the two stories' members average
-    P(same story) >= the threshold; the older story (lower row) keeps its id. Returns (the
-    surviving row, the ids merged away, a note for the reason)."""
+    P(same story) >= the pair threshold (merges of stored stories cannot be undone: held to
+    the stricter bar); the older story (lower row) keeps its id. Returns (the surviving row,
+    the ids merged away, a note for the reason)."""
     keep, merged, notes = joined, [], ""
     for r in sorted(int(r) for r, q in zip(rows, p) if q >= floor and r != joined):
         q = stories.story_probability(keep, r, scorer)

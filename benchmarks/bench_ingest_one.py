@@ -47,7 +47,7 @@ _INGEST = """
 import json, re, sys, time
 from collections import defaultdict
 from clustering import Config, NewsClusterer
-src, db, profile, cprof = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+src, db, profile, cprof, warm = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4], int(sys.argv[5])
 rows = [json.loads(line) for line in open(src, encoding="utf-8")]
 log = []
 
@@ -80,14 +80,14 @@ if cprof:
 if True:
     for k, r in enumerate(rows):
         log.clear()
-        if prof is not None and k == 1:  # after the warm-up call
+        if prof is not None and k == warm:  # after the warm-up calls
             prof.enable()
         t0, c0 = time.perf_counter(), time.process_time()
         nc.ingest([r], overview=False)
         secs.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         rss.append(status_mb("VmRSS"))
-        if k:
+        if k >= warm:
             agg = defaultdict(float)
             for sql, t in log:
                 key = re.sub(r"_(arrow|snapshot)_\\d+", "_T", sql)
@@ -100,7 +100,7 @@ if prof is not None:
     prof.dump_stats(cprof)
 duck = {t: b / 2**20 for t, b in nc.store.con.execute(  # DuckDB's own accounting, by tag
     "SELECT tag, memory_usage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0").fetchall()}
-print(json.dumps({"seconds": secs[1:], "cpu": cpu[1:], "statements": len(log),
+print(json.dumps({"seconds": secs[warm:], "cpu": cpu[warm:], "first_s": secs[0], "statements": len(log),
                   "sql_ms": {k: 1000 * statistics.median(v) for k, v in per.items()},
                   "open_s": open_s, "hwm_open_mb": hwm_open, "hwm_mb": status_mb("VmHWM"),
                   "rss_mb": status_mb("VmRSS"), "rss_trace_mb": rss, "duckdb_mb": duck}), flush=True)
@@ -204,7 +204,8 @@ def _states(tmp: Path, base_code: Path, copies: list[int], prebuilt: Path | None
     return out
 
 
-def _one_by_one(code_dir: Path, state: Path, src: Path, work: Path, profile: bool, cprofile: str = "") -> dict:
+def _one_by_one(code_dir: Path, state: Path, src: Path, work: Path, profile: bool, cprofile: str = "",
+                warmup: int = 1) -> dict:
     db = work / "run.duckdb"
     for p in work.glob("run.duckdb*"):
         p.unlink()
@@ -213,23 +214,26 @@ def _one_by_one(code_dir: Path, state: Path, src: Path, work: Path, profile: boo
     # never written: a publish renames a new file over it): so the open does not publish one
     # (a copy of the whole file, O(archive), as a restart on an up-to-date snapshot does not)
     os.link(state, snapshot_path(db))
-    return _py(code_dir, _INGEST, str(src), str(db), "1" if profile else "0", cprofile)
+    return _py(code_dir, _INGEST, str(src), str(db), "1" if profile else "0", cprofile, str(warmup))
 
 
 def measure(before: Path | None, copies: list[int], n_after: int, n_before: int,
             profile: bool, prebuilt: Path | None = None, bases: tuple[str, ...] = ("2k", "44k"),
-            cprofile_dir: Path | None = None) -> dict:
+            cprofile_dir: Path | None = None, warmup: int = 1) -> dict:
     """Median and p99 ms per one-article ingest at each state size, for this checkout and
     (``before``) another one, with the peak RSS of the process holding the store open;
     with ``profile`` the per-statement medians of this checkout, with ``cprofile_dir`` a
-    cProfile of this checkout's timed calls per state (``<state>.prof``)."""
+    cProfile of this checkout's timed calls per state (``<state>.prof``); ``warmup`` untimed
+    calls first (1; more to time a process whose DuckDB has loaded the indexes it touches)."""
     rows = [r for r in egynews_days(14) if len(r.get("body") or "") > 400]
     # a stored record's body without its first sentence, under a new id: a real article that is
     # a near-duplicate (not an exact repeat) of a stored one, so each call runs the whole path
     # (LSH lookup, verification, joining a stored group)
     ones = [dict(r, id=f"bench-one-{k}", body=r["body"].split(".", 1)[-1])
-            for k, r in enumerate(rows[k * 997 % len(rows)] for k in range(1 + max(n_after, n_before)))]
+            for k, r in enumerate(rows[k * 997 % len(rows)] for k in range(warmup + max(n_after, n_before)))]
     res: dict = {"rows": [], "sql": {}}
+    if cprofile_dir is not None:
+        cprofile_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         work = tmp / "work"
@@ -239,15 +243,16 @@ def measure(before: Path | None, copies: list[int], n_after: int, n_before: int,
             for label, code, n in (("after", ROOT, n_after), ("before", before, n_before)):
                 if code is None:
                     continue
-                src = write_jsonl(ones[: n + 1], tmp / "ones.jsonl")
+                src = write_jsonl(ones[: n + warmup], tmp / "ones.jsonl")
                 prof = ""
                 if cprofile_dir is not None and label == "after":
                     prof = str(cprofile_dir / f"{name.split()[0]}.prof")
-                out = _one_by_one(code, state, src, work, profile and label == "after", prof)
+                out = _one_by_one(code, state, src, work, profile and label == "after", prof, warmup)
                 ms = sorted(1000 * s for s in out["seconds"])
                 p99 = ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))]
                 cpu = statistics.median(1000 * s for s in out["cpu"])
                 line += [round(statistics.median(ms), 1), round(p99, 1), round(cpu, 1), out["statements"],
+                         round(1000 * out["first_s"]),
                          round(out["open_s"], 2), round(out["hwm_open_mb"]), round(out["hwm_mb"])]
                 if label == "after" and profile:
                     res["sql"][name] = out["sql_ms"]
@@ -265,7 +270,7 @@ def run(quick: bool = False, plots_dir: Path | None = None) -> dict:
     res = measure(None, [] if quick else [5], 10 if quick else 40, 0, False)
     return {"title": "Adding one article", "tables": [table(
         "ms per one-article ingest (stories off, store held open)",
-        ["stored", "median ms", "p99 ms", "median CPU ms", "SQL statements", "open s",
+        ["stored", "median ms", "p99 ms", "median CPU ms", "SQL statements", "first call ms", "open s",
          "peak RSS after open MiB", "peak RSS MiB"], res["rows"])], "summary": {}, "notes": []}
 
 
@@ -280,8 +285,9 @@ if __name__ == "__main__":
                     help="folder with s2k.duckdb and s44k.duckdb already built (skips the builds); "
                          "the copies are kept there (x{R}.duckdb) and reused")
     ap.add_argument("--bases", default="2k,44k", help="real states to measure (of 2k,44k; '' for none)")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed calls before the timed ones")
     ap.add_argument("--cprofile", type=Path, default=None,
                     help="folder for a cProfile of this checkout's timed calls per state")
     a = ap.parse_args()
     print(json.dumps(measure(a.before, a.copies, a.n, a.n_before, a.profile, a.states, tuple(a.bases.split(",")),
-                             a.cprofile), indent=1))
+                             a.cprofile, a.warmup), indent=1))

@@ -11,19 +11,28 @@ States:
   item ids, content hashes and canonical URLs) and band keys XOR-ed with a per-copy constant, so
   the copies are distinct archives that no new article matches: the tables grow R-fold while
   each new article still finds only its own near-duplicates (those of copy 0), as in a larger
-  archive of different news. Built with SQL on a copy of the file (a benchmark tool, not engine
-  code).
+  archive of different news. Built with SQL into a fresh file (a benchmark tool, not engine
+  code): per copy one ``INSERT ... SELECT`` per table from the attached 44k file, copy 0
+  first and each copy's rows contiguous, then the secondary indexes once (~2.5 min and ~6 GB
+  of memory for x 23, ~1.0M articles, a 6.6 GB file). With ``--states DIR`` the built states
+  are kept in DIR and reused.
 
 Each timed article is a real EgyNews record of the 14 days (bodies over 400 characters) without
 its first sentence, under a new id: a near-duplicate of a stored article, not an exact repeat,
 so every call runs the whole path (LSH lookup, verification, joining a stored group); one
-warm-up call first. Every measurement runs in its own process holding the store
-open (as the feed service does). Per state and code: median and p99 wall milliseconds
-per call, and the median CPU milliseconds of the process (all its threads; less inflated than
-wall time on a machine shared with other jobs). ``--profile`` also lists every SQL statement of a call with
-its median milliseconds (timing around the DuckDB calls of the store).
+warm-up call first (``--warmup W``: W). Every measurement runs in its own process holding the
+store open (as the feed service does), on a copy of the state whose reader snapshot is the state
+itself (a hard link), so the open does not publish one. Per state and code: median and p99 wall
+milliseconds per call, the median CPU milliseconds of the process (all its threads; less
+inflated than wall time on a machine shared with other jobs), the first call's milliseconds,
+and the process's peak RSS (VmHWM) after the open and after the calls (DuckDB loads its ART
+indexes lazily, as lookups touch them, and keeps them). ``--profile`` also lists every SQL
+statement of a call with its median milliseconds (timing around the DuckDB calls of the
+store); ``--cprofile DIR`` writes a cProfile of the timed calls. The process exits without
+closing the store (its close would publish a snapshot of the throwaway copy).
 
-Command: ``python benchmarks/bench_ingest_one.py --before /work/main --copies 5``.
+Commands: ``python benchmarks/bench_ingest_one.py --before /work/main --copies 5``;
+``python benchmarks/bench_ingest_one.py --states /tmp/states --bases 44k --copies 5 23 --n 200 --profile``.
 """
 
 from __future__ import annotations

@@ -314,3 +314,37 @@ def test_snapshot_is_published_between_requests_not_inside_them(tmp_path, day_re
         assert seen == stored  # published while the engine is open, no request waiting for it
     finally:
         eng.close()
+
+
+def test_restart_on_an_up_to_date_snapshot_does_not_publish_in_the_first_request(tmp_path, day_records):
+    """A writer reopening a file whose snapshot is up to date starts its publish timer at the
+    open: the first commit (the service's first POST; the first ingest of a NewsClusterer held
+    open) does not copy the whole file (O(archive), ~15 s at 1M stored articles) but is held
+    back like the later ones and published between requests / at close."""
+    from clustering import NewsClusterer
+    from clustering.service.engine import Engine
+    from clustering.store import Store
+    from clustering.store.base import snapshot_path
+
+    db = tmp_path / "s.duckdb"
+    snap = snapshot_path(db)
+    with NewsClusterer(db, DEDUP_ONLY) as nc:
+        nc.ingest(day_records[:5])
+    published = snap.stat().st_mtime_ns
+
+    eng = Engine(db, DEDUP_ONLY.replace(run={"snapshot_idle_s": 3600.0}))  # the restart
+    try:
+        assert snap.stat().st_mtime_ns == published  # the open found the snapshot up to date
+        eng.post([day_records[5]])
+        assert snap.stat().st_mtime_ns == published  # the first request did not publish
+    finally:
+        eng.close()  # publishes what is pending
+    with Store(snap, read_only=True) as st:
+        assert st.counts()["articles"] == 6
+
+    published = snap.stat().st_mtime_ns
+    with NewsClusterer(db, DEDUP_ONLY.replace(run={"snapshot_every_s": 3600.0})) as nc:
+        nc.ingest(day_records[6:7], overview=False)
+        assert snap.stat().st_mtime_ns == published  # held back by the timer, from the open
+    with Store(snap, read_only=True) as st:
+        assert st.counts()["articles"] == 7  # published at close

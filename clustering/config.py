@@ -316,6 +316,10 @@ class RunParams:
             publishes the reader snapshot (a copy of the whole file) at most this often, and
             when it closes, instead of after every commit (0 = after every commit), so that a
             run adding one article costs the same whatever the archive size.
+        snapshot_share: the interval grows so that publishing (a CHECKPOINT and a copy of the
+            file, O(archive)) takes at most this share of a writer's time: at least the last
+            publish's seconds / ``snapshot_share`` (0 = a fixed ``snapshot_every_s``). The
+            feed service's publisher follows the same interval.
         snapshot_idle_s: the feed service publishes from a background thread, never inside a
             request: once writes have paused this many seconds (and the last publish is
             ``snapshot_every_s`` old).
@@ -328,15 +332,18 @@ class RunParams:
     parallel_from: int = 8_000
     bulk_memory_mb: int = 128
     snapshot_every_s: float = 30.0
+    snapshot_share: float = 0.05
     snapshot_idle_s: float = 2.0
     snapshot_max_age_s: float = 300.0
 
     def __post_init__(self) -> None:
         if self.fingerprint_batch < 1 or self.workers < 0 or self.parallel_from < 0 \
                 or self.bulk_memory_mb < 0 or self.snapshot_every_s < 0 \
-                or self.snapshot_idle_s < 0 or self.snapshot_max_age_s < 0:
+                or self.snapshot_idle_s < 0 or self.snapshot_max_age_s < 0 \
+                or not 0 <= self.snapshot_share < 1:
             raise ValueError("fingerprint_batch must be >= 1, workers, parallel_from, "
-                             "bulk_memory_mb and snapshot_every/idle/max_age_s >= 0")
+                             "bulk_memory_mb and snapshot_every/idle/max_age_s >= 0, "
+                             "snapshot_share in [0, 1)")
 
     def workers_for(self, n_articles: int) -> int:
         """The number of fingerprinting processes for an input of ``n_articles``."""

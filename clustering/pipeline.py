@@ -297,7 +297,8 @@ class NewsClusterer:
                  read_only: bool = False, embedder: Any = None):
         self.config = config or Config()
         self.store = db if isinstance(db, Store) else Store(
-            db, read_only=read_only, publish_every_s=self.config.run.snapshot_every_s)
+            db, read_only=read_only, publish_every_s=self.config.run.snapshot_every_s,
+            publish_share=self.config.run.snapshot_share)
         self._owns_store = not isinstance(db, Store)
         self.story_step: StoryHook | None = None
         if self.config.stories.mode != "none":

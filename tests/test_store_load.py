@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pytest
 
 from clustering.store import Store
 from clustering.store.base import snapshot_path
@@ -125,3 +126,32 @@ def test_next_open_after_a_killed_writer_compacts_the_file(tmp_path):
     with Store(db) as st:                              # the primary key survived the copy
         assert st.con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'articles' "
                               "AND constraint_type = 'PRIMARY KEY'").fetchall() == [(1,)]
+
+
+def test_the_publish_interval_grows_with_the_cost_of_a_publish(tmp_path):
+    """A writer held open publishes the reader snapshot on a timer whose interval is at least
+    the last publish's own seconds / share: copying a large file (O(archive)) takes a bounded
+    share of the writer's time. What the timer holds back, close() publishes."""
+    from clustering import Config, NewsClusterer
+    from clustering.config import RunParams
+
+    from .conftest import ingest
+
+    db = tmp_path / "w.duckdb"
+    snap = snapshot_path(db)
+    with Store(db, publish_every_s=0.01, publish_share=0.5) as st:
+        assert snap.exists() and st.publish_cost > 0.0      # the open published the new file
+        assert st.publish_interval == max(0.01, st.publish_cost / 0.5)
+        time.sleep(st.publish_interval + 0.05)
+        ingest(st, [SEED_PAGE])                              # interval passed: published
+        first = snap.stat().st_mtime_ns
+        assert not st._unpublished
+        st._publish_cost = 1000.0                            # as if a copy had taken 1000 s
+        assert st.publish_interval == 2000.0
+        NewsClusterer(st, Config().replace(stories={"mode": "none"})).ingest([{"id": "x1", "title": "A new headline about Cairo metro fares",
+                                   "text": "Fares rise on the Cairo metro from Monday."}])
+        assert st._unpublished and snap.stat().st_mtime_ns == first   # held back
+    with Store(snap, read_only=True) as r:                   # close() published it
+        assert r.con.execute("SELECT count(*) FROM articles WHERE id = 'x1'").fetchone()[0] == 1
+    with pytest.raises(ValueError, match="snapshot_share"):
+        RunParams(snapshot_share=1.0)

@@ -79,8 +79,12 @@ class Engine:
         def due() -> bool:
             now = time.monotonic()
             age = now - self._last_publish
-            return (age >= run.snapshot_every_s and now - self._last_write >= run.snapshot_idle_s) \
-                or age >= run.snapshot_max_age_s
+            # a publish holds the write lock for its copy (O(archive)): at most
+            # run.snapshot_share of the time goes to it
+            every = max(run.snapshot_every_s, self._store.publish_cost / run.snapshot_share
+                        if run.snapshot_share else 0.0)
+            return (age >= every and now - self._last_write >= run.snapshot_idle_s) \
+                or age >= max(run.snapshot_max_age_s, every)
 
         while not self._stop.wait(0.5):
             if due():

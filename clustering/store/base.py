@@ -65,13 +65,18 @@ class StoreBase:
     """A connection to one DuckDB file (see :class:`clustering.store.Store`)."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False, lock_wait_s: float | None = None,
-                 publish_snapshot: bool = True, publish_every_s: float = 0.0):
+                 publish_snapshot: bool = True, publish_every_s: float = 0.0,
+                 publish_share: float = 0.0):
         self.path = Path(path)
         #: publish at most this often (seconds; 0 = after every commit): a process committing
         #: article by article (the service, a held-open NewsClusterer) republishes on a timer
         #: instead, since a publish copies the whole file (O(archive) per commit otherwise);
         #: a commit left unpublished is published by :meth:`close`
         self._publish_every = publish_every_s
+        #: with the timer on, publishing takes at most this share of the writer's time: the
+        #: interval grows to the last publish's cost / share (0 = a fixed interval)
+        self._publish_share = publish_share
+        self._publish_cost = 0.0
         self._published_at = float("-inf")
         self._unpublished = False
         self.read_only = read_only
@@ -167,10 +172,11 @@ class StoreBase:
         if not self._publish:
             return
         now = time.monotonic()
-        if self._publish_every and now - self._published_at < self._publish_every:
+        if self._publish_every and now - self._published_at < self.publish_interval:
             self._unpublished = True
             return
         self._unpublished = False
+        t0 = time.monotonic()
         self.con.execute("CHECKPOINT")
         snap = snapshot_path(self.path)
         tmp = Path(f"{snap}.tmp")
@@ -185,6 +191,22 @@ class StoreBase:
         # the timer runs from the end of a copy: a copy slower than the interval would otherwise
         # make every commit publish again
         self._published_at = time.monotonic()
+        self._publish_cost = self._published_at - t0
+
+    @property
+    def publish_cost(self) -> float:
+        """Seconds the last publish took (CHECKPOINT and copy; 0.0 before the first)."""
+        return self._publish_cost
+
+    @property
+    def publish_interval(self) -> float:
+        """Seconds a publish waits for after the last one (the timer's interval): at least
+        ``publish_every_s``, and at least the last publish's own seconds / ``publish_share``
+        (a copy of the whole file: ~15 s at 1M stored articles, so a writer held open at that
+        size publishes every 5 minutes at a share of 0.05, not every 30 s)."""
+        if not self._publish_share:
+            return self._publish_every
+        return max(self._publish_every, self._publish_cost / self._publish_share)
 
     def publish_pending(self) -> bool:
         """Publish now a commit the timer held back (see ``publish_every_s``); True when one

@@ -153,5 +153,12 @@ def test_the_publish_interval_grows_with_the_cost_of_a_publish(tmp_path):
         assert st._unpublished and snap.stat().st_mtime_ns == first   # held back
     with Store(snap, read_only=True) as r:                   # close() published it
         assert r.con.execute("SELECT count(*) FROM articles WHERE id = 'x1'").fetchone()[0] == 1
+    # the next writer opens an up-to-date snapshot: no publish at the open, and the interval
+    # starts from the cost the last writer recorded beside the snapshot
+    Path(f"{snap}.cost").write_text("40.0\n")
+    published = snap.stat().st_mtime_ns
+    with Store(db, publish_every_s=0.01, publish_share=0.5) as st:
+        assert st.publish_cost == 40.0 and st.publish_interval == 80.0
+        assert snap.stat().st_mtime_ns == published
     with pytest.raises(ValueError, match="snapshot_share"):
         RunParams(snapshot_share=1.0)

@@ -162,8 +162,13 @@ class StoreBase:
             # the snapshot is the file's state now: the publish timer starts here, so the first
             # commit of a writer held open (the service, a NewsClusterer adding article by
             # article) is not the one that copies the whole file (O(archive): ~15 s at 1M
-            # stored articles) but waits for the timer like the later ones
+            # stored articles) but waits for the timer like the later ones; the last writer's
+            # publish cost, kept beside the snapshot, sets the interval from the start
             self._published_at = time.monotonic()
+            try:
+                self._publish_cost = max(0.0, float(Path(f"{snap}.cost").read_text()))
+            except (OSError, ValueError):
+                pass
 
     def publish(self) -> None:
         """Publish the committed state for readers: CHECKPOINT, then copy the file to
@@ -192,6 +197,10 @@ class StoreBase:
         # make every commit publish again
         self._published_at = time.monotonic()
         self._publish_cost = self._published_at - t0
+        try:  # for the next writer of this file (see _reclaim); advisory only
+            Path(f"{snap}.cost").write_text(f"{self._publish_cost:.3f}\n")
+        except OSError:
+            pass
 
     @property
     def publish_cost(self) -> float:

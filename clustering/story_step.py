@@ -148,6 +148,9 @@ class StoryStep:
                 left, self._embedder().model_id)], progress)
         if not new:
             _refresh_stories(store, run_id, left, self._embedder().model_id, self.params)
+            if active is not None and not left:  # nothing assigned: the state still holds
+                active.run_id = run_id
+                self._active = active
             return {"embedded": 0, "joined existing": 0, "new stories": 0, "moved (batch)": 0,
                     "refreshed after updates": len(left), "stories total": store.count_open_stories()}
         group_ids = sorted(set(groups.values()))
@@ -246,6 +249,9 @@ class StoryStep:
         units moved by stories merging (a new unit bridged them) and their "merged_into"
         events. ``active``: the previous round's state when it is still valid."""
         if not units:
+            # only near-duplicates of stored groups: no state changed, so the held state serves
+            # the next round too (dropping it made that round reparse every active story)
+            self._pending = active
             return {}, {}, []
         order = sorted(range(len(units)), key=lambda i: (_epoch(units[i].published)
                                                          if units[i].published else math.inf,

@@ -138,6 +138,9 @@ def test_a_writer_held_open_reuses_its_online_state_and_stays_exact(articles, em
     (newest run id) and the state reloaded."""
     arts = articles[:40]
     held, fresh = tmp_path / "held.duckdb", tmp_path / "fresh.duckdb"
+    copy = {"id": f"{arts[30].id}-copy", "title": arts[30].title, "text": arts[30].text,
+            "source": "copy", "published": arts[30].published.isoformat()
+            if arts[30].published else None}
     with NewsClusterer(held, Config(), embedder=embedder) as nc:
         for a in arts[:30]:
             nc.ingest([a])
@@ -146,7 +149,13 @@ def test_a_writer_held_open_reuses_its_online_state_and_stays_exact(articles, em
         reused = nc.story_step._active
         nc.ingest([arts[30]])
         assert nc.story_step._active.stories is reused.stories      # the same object, reused
-    for a in arts[:31]:
+        # a call that only adds a copy of a stored article embeds nothing and keeps the state
+        # (dropping it made the next call reparse every active story)
+        assert nc.ingest([copy]).stories["embedded"] == 0
+        assert nc.story_step._active is not None and \
+            nc.story_step._active.run_id == nc.store.last_run_id()
+        assert nc.story_step._active.stories is reused.stories
+    for a in arts[:31] + [copy]:
         with NewsClusterer(fresh, Config(), embedder=embedder) as nc:
             nc.ingest([a])
     with NewsClusterer(held, Config(), embedder=embedder, read_only=True) as a, \

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -165,10 +165,8 @@ class StoreBase:
             # stored articles) but waits for the timer like the later ones; the last writer's
             # publish cost, kept beside the snapshot, sets the interval from the start
             self._published_at = time.monotonic()
-            try:
+            with suppress(OSError, ValueError):
                 self._publish_cost = max(0.0, float(Path(f"{snap}.cost").read_text()))
-            except (OSError, ValueError):
-                pass
 
     def publish(self) -> None:
         """Publish the committed state for readers: CHECKPOINT, then copy the file to
@@ -197,10 +195,8 @@ class StoreBase:
         # make every commit publish again
         self._published_at = time.monotonic()
         self._publish_cost = self._published_at - t0
-        try:  # for the next writer of this file (see _reclaim); advisory only
+        with suppress(OSError):  # for the next writer of this file (see _reclaim); advisory only
             Path(f"{snap}.cost").write_text(f"{self._publish_cost:.3f}\n")
-        except OSError:
-            pass
 
     @property
     def publish_cost(self) -> float:

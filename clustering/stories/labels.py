@@ -85,6 +85,13 @@ def label_tokens(text: str, stops: frozenset[str] | None = None) -> list[str]:
     return _filter(tokens(normalise(text)), stops, {})
 
 
+@functools.lru_cache(maxsize=20_000)
+def _default_terms(text: str) -> tuple[str, ...]:
+    # the label terms of one text with the default stop words, cached: a story's label is
+    # recomputed against the same few hundred contrast titles on every call of a feed
+    return tuple(_filter(tokens(normalise(text)), stop_words(), {}))
+
+
 def _filter(toks: list[str], stops: frozenset[str], memo: dict[str, bool]) -> list[str]:
     out = []
     for t in toks:
@@ -128,7 +135,8 @@ def ctfidf_labels(
     for sid, texts in texts_by_story.items():
         c: Counter = Counter()
         for text in texts:
-            c.update(_filter(tokens(normalise(text or "")), stops, memo))
+            c.update(_default_terms(text or "") if stop is None else
+                     _filter(tokens(normalise(text or "")), stops, memo))
         counts[sid] = c
     totals = {sid: sum(c.values()) for sid, c in counts.items()}
     nonempty = [s for s in counts if totals[s] > 0]

@@ -178,9 +178,10 @@ class StoryParams:
         link_article, link_headline: with the hybrid scorer, the linkage score (mean
             P(same story) over the pairs of two clusters, for average linkage) at which two
             clusters of full articles, or of headline-only items, join, in batch and in the
-            mini-batches of online mode, and at which an item or a mini-batch cluster joins an
-            active story; for a mix, the value in between by the fraction of headline-only
-            items (:func:`~clustering.stories.hybrid.link_threshold`). Lower than the pair
+            mini-batches of online mode, and at which a mini-batch cluster joins an active
+            story (a single item joins at the pair threshold, 0.5); for a mix, the value in
+            between by the fraction of headline-only items
+            (:func:`~clustering.stories.hybrid.link_threshold`). Lower than the pair
             threshold (0.5) because the pairs of one story told over many articles are not all
             likely on their own; full-article stories (larger, more varied) join lower than
             headline ones. Chosen by grouped CV (``benchmarks/RESULTS.md``).

@@ -55,7 +55,8 @@ class Engine:
         self.config = config or Config()
         # the service commits every request: commits never publish (an infinite interval);
         # the publisher thread does, between requests
-        self._store = Store(db_path, publish_every_s=math.inf)
+        self._store = Store(db_path, publish_every_s=math.inf,
+                            publish_share=self.config.run.snapshot_share)
         self.writer = NewsClusterer(self._store, self.config, embedder=embedder)
         self.lock = threading.Lock()
         self._last_write = self._last_publish = time.monotonic()
@@ -81,8 +82,7 @@ class Engine:
             age = now - self._last_publish
             # a publish holds the write lock for its copy (O(archive)): at most
             # run.snapshot_share of the time goes to it
-            every = max(run.snapshot_every_s, self._store.publish_cost / run.snapshot_share
-                        if run.snapshot_share else 0.0)
+            every = self._store.grown_interval(run.snapshot_every_s)
             return (age >= every and now - self._last_write >= run.snapshot_idle_s) \
                 or age >= max(run.snapshot_max_age_s, every)
 

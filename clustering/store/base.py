@@ -205,13 +205,18 @@ class StoreBase:
 
     @property
     def publish_interval(self) -> float:
-        """Seconds a publish waits for after the last one (the timer's interval): at least
-        ``publish_every_s``, and at least the last publish's own seconds / ``publish_share``
-        (a copy of the whole file: ~15 s at 1M stored articles, so a writer held open at that
-        size publishes every 5 minutes at a share of 0.05, not every 30 s)."""
+        """Seconds a publish waits for after the last one (the timer's interval):
+        :meth:`grown_interval` of ``publish_every_s``."""
+        return self.grown_interval(self._publish_every)
+
+    def grown_interval(self, every: float) -> float:
+        """``every`` seconds, or more: at least the last publish's own seconds /
+        ``publish_share`` (a copy of the whole file: ~15 s at 1M stored articles, so a writer
+        held open at that size publishes every 5 minutes at a share of 0.05, not every 30 s);
+        ``every`` itself when ``publish_share`` is 0."""
         if not self._publish_share:
-            return self._publish_every
-        return max(self._publish_every, self._publish_cost / self._publish_share)
+            return every
+        return max(every, self._publish_cost / self._publish_share)
 
     def publish_pending(self) -> bool:
         """Publish now a commit the timer held back (see ``publish_every_s``); True when one

@@ -10,13 +10,13 @@
   the active stories (mean embedding, sparse centroids of title, text and entities,
   representative guard features, last time, headline and Arabic fractions; the few best then
   rescored as the mean probability against up to ``max_members`` kept members, the
-  average-linkage score of batch mode), the best probability >= the linkage threshold joins,
-  otherwise a new story (Miranda et al. 2018, EMNLP, "Multilingual Clustering of Streaming
-  News"); an item that bridges two stories merges them when their members' average
-  probability reaches the linkage threshold, as average linkage would.
+  average-linkage score of batch mode), the best probability >= the pair threshold (0.5)
+  joins, otherwise a new story (Miranda et al. 2018, EMNLP, "Multilingual Clustering of
+  Streaming News"); an item that bridges two stories merges them when their members' average
+  probability reaches the pair threshold.
 * :func:`assign_hybrid_minibatch`: the engine's online mode: each chunk of items is clustered
-  by :func:`cluster_hybrid_batch` first, then each cluster is matched to the active stories;
-  chunks of one item are :func:`assign_hybrid_online`.
+  by :func:`cluster_hybrid_batch` first, then each cluster is matched to the active stories
+  (joining at the linkage threshold); chunks of one item are :func:`assign_hybrid_online`.
 
 Order: batch mode does not depend on input order (the distance matrix is permuted with the
 items; ties between equal distances are the only exception and are measured not to occur on
@@ -62,12 +62,12 @@ SECONDS_PER_DAY = 86_400.0
 LINK = (StoryParams.link_article, StoryParams.link_headline)
 
 
-def link_threshold(headline_fraction: float, link: tuple[float, float] = LINK) -> float:
+def link_threshold(headline_fraction, link: tuple[float, float] = LINK):
     """The linkage score at which two groups of items join: ``link[0]`` for full articles,
-    ``link[1]`` for headline-only items, linear in between by the fraction (0-1) of
-    headline-only items among both groups."""
+    ``link[1]`` for headline-only items, linear in between by the fraction (0-1, clipped) of
+    headline-only items among both groups. A float for a float, an array for an array."""
     art, head = link
-    return art + (head - art) * min(1.0, max(0.0, float(headline_fraction)))
+    return art + (head - art) * np.clip(headline_fraction, 0.0, 1.0)
 
 
 def cut_linkage(P: np.ndarray, headline_only: np.ndarray, link: tuple[float, float] = LINK,
@@ -104,9 +104,7 @@ def cut_linkage(P: np.ndarray, headline_only: np.ndarray, link: tuple[float, flo
     heads[:n] = np.asarray(headline_only, dtype=np.float64)
     for i in range(n - 1):
         heads[n + i] = heads[kids[i, 0]] + heads[kids[i, 1]]
-    art, head = link
-    frac = heads[n:] / Z[:, 3]
-    ok = Z[:, 2] <= 1.0 - (art + (head - art) * frac) + 1e-12
+    ok = Z[:, 2] <= 1.0 - link_threshold(heads[n:] / Z[:, 3], link) + 1e-12
     label = np.full(2 * n - 1, -1, dtype=np.int64)
     nxt = 0
     for i in range(n - 2, -1, -1):  # parents come after their children in Z

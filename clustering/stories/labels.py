@@ -89,7 +89,7 @@ def label_tokens(text: str, stops: frozenset[str] | None = None) -> list[str]:
 def _default_terms(text: str) -> tuple[str, ...]:
     # the label terms of one text with the default stop words, cached: a story's label is
     # recomputed against the same few hundred contrast titles on every call of a feed
-    return tuple(_filter(tokens(normalise(text)), stop_words(), {}))
+    return tuple(label_tokens(text))
 
 
 def _filter(toks: list[str], stops: frozenset[str], memo: dict[str, bool]) -> list[str]:

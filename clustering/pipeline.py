@@ -9,7 +9,7 @@ one transaction. The CLI and the service are thin layers over this class.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -177,10 +177,11 @@ def plan_batch(store: Store, arts: list[Article], skips: SkipReport):
 
 
 def dedup_into_store(store: Store, run_id: int, new: list[Article], params: DedupParams,
-                     progress: Progress, run: RunParams, timer: StageTimer | None = None
-                     ) -> tuple[EdgeReport, dict[str, str]]:
+                     progress: Progress, run: RunParams, timer: StageTimer | None = None,
+                     updated: Collection[str] = ()) -> tuple[EdgeReport, dict[str, str]]:
     """Fingerprint ``new`` articles, find their near-duplicates among themselves and everything
     stored, and write articles, signatures, memberships and groups (call inside a transaction).
+    ``updated``: the ids of ``new`` that were stored before (text updates).
 
     Returns the edge report and article id -> group id for the new articles.
     """
@@ -251,21 +252,43 @@ def dedup_into_store(store: Store, run_id: int, new: list[Article], params: Dedu
 
     progress.stage("grouping")
     with timer("group (union-find, representatives)"):
-        return _group(store, run_id, new, report)
+        return _group(store, run_id, new, report, updated)
 
 
-def _group(store: Store, run_id: int, new: list[Article], report: EdgeReport
-           ) -> tuple[EdgeReport, dict[str, str]]:
+def _members_known(changed: set[str], stored_members: Mapping[str, Any], fresh: set[str]) -> bool:
+    """Whether every member of the ``changed`` groups is among ``stored_members`` (all members
+    of the groups the new articles touch) and the new articles: each changed group is a touched
+    one, or named after a fresh article (no stored row can carry that name)."""
+    return changed <= {m.group_id for m in stored_members.values()} | fresh
+
+
+def _group(store: Store, run_id: int, new: list[Article], report: EdgeReport,
+           updated: Collection[str] = ()) -> tuple[EdgeReport, dict[str, str]]:
+    """Connected components of the new articles' edges with the stored groups they touch;
+    memberships and groups written. ``updated``: ids of ``new`` that were stored before (text
+    updates); the others are fresh, with no stored row."""
     new_ids = [a.id for a in new]
     new_set = set(new_ids)
+    fresh = new_set.difference(updated)
     touched = {e.other_id for e in report.edges if e.other_id not in new_set}
     stored_members = store.group_members_touching(touched) if touched else {}
-    seq = store.seq_of(list(stored_members) + new_ids)
-    members = assign_groups(new_ids, report.edges, stored_members, seq)
+    facts = store.representative_facts(list(stored_members) + new_ids)
+    members = assign_groups(new_ids, report.edges, stored_members,
+                            {a: f.order for a, f in facts.items()})
     old_groups = {stored_members[a].group_id for a in members if a in stored_members}
-    store.upsert_memberships(members, run_id)
+    store.upsert_memberships(members, run_id, absent=fresh)
     changed = {m.group_id for m in members.values()} | old_groups
-    candidates = store.group_candidates(changed)
+    # Every stored member of the touched groups is in stored_members, and a group named after
+    # a fresh article has no other stored member, so the changed groups' members are known
+    # here; any other group id (an update's) is read back from the store.
+    if _members_known(changed, stored_members, fresh):
+        candidates: dict[str, list] = {}
+        for a in dict.fromkeys([*stored_members, *new_ids]):
+            m = members.get(a) or stored_members[a]
+            if m.group_id in changed:
+                candidates.setdefault(m.group_id, []).append(facts[a])
+    else:
+        candidates = store.group_candidates(changed)
     store.replace_groups(changed, [(gid, choose_representative(ms), len(ms))
                                    for gid, ms in sorted(candidates.items())], run_id)
     return report, {a: members[a].group_id for a in new_ids}
@@ -369,9 +392,10 @@ class NewsClusterer:
                 inputs = []
                 read, _ = read_records(items, mapping=mapping)
         store = self.store
-        run_id = store.next_run_id()
-        summary = RunSummary(run_id=run_id, read=len(read.articles) + read.skips.total)
         with store.transaction():
+            # read inside the transaction: outside it the lookup is a transaction of its own
+            run_id = store.next_run_id()
+            summary = RunSummary(run_id=run_id, read=len(read.articles) + read.skips.total)
             from clustering.updates import apply_updates, finish_updates
 
             plan = plan_batch(store, read.articles, read.skips)
@@ -383,7 +407,7 @@ class NewsClusterer:
             summary.matched_by_url = plan.by_url
             if new:
                 report, groups = dedup_into_store(store, run_id, new, self.config.dedup, progress,
-                                                  self.config.run, timer)
+                                                  self.config.run, timer, set(plan.text_updates))
                 summary.exact_repeats = report.exact_repeats
                 summary.near_duplicates = sum(1 for e in report.edges if e.rule == "jaccard")
                 summary.lsh_candidates = report.candidates

@@ -138,3 +138,69 @@ def test_feed_page_reads_the_page_not_every_stored_text(tmp_path):
     assert [p["id"] for p in page] == ["a39998", "a39996", "a39994", "a39992", "a39990"]
     assert page[0]["duplicates"] == [{"id": "a39999", "source": "src1"}]
     assert read < 8 * 2**20, read  # the one-query feed: ~31 MB
+
+
+def _dup_tables(st: Store) -> dict[str, list]:
+    return {q: st.con.execute(q).fetchall() for q in (
+        "SELECT id, seq, run_id, title, text, published, source, url, canonical_url, lang, "
+        "content_hash FROM articles ORDER BY id",
+        "SELECT article_id, config, kind, sig FROM signatures ORDER BY 1, 2, 3",
+        "SELECT config, key, item FROM lsh_bands ORDER BY 1, 2, 3",
+        "SELECT article_id, group_id, similarity, joined_via, rule, run_id FROM dup_members ORDER BY 1",
+        "SELECT group_id, representative_id, size, run_id FROM dup_groups ORDER BY 1")}
+
+
+def _one_by_one(records: list[dict]) -> tuple[dict[str, list], int, int]:
+    """A store fed the day's first 400 records in one run, then 80 one per run (new articles
+    joining stored groups), then 8 stored ids with edited text one per run (updates); how
+    many group reads back from the store those runs made, and how many Arrow tables they
+    registered."""
+    reads, temps = [], []
+    real, real_temp = Store.group_candidates, Store._temp
+
+    def spy(self, gids):
+        reads.append(len(gids))
+        return real(self, gids)
+
+    def temp_spy(self, table):
+        temps.append(table.num_rows)
+        return real_temp(self, table)
+
+    st = Store(":memory:")
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(Store, "group_candidates", spy)
+        m.setattr(Store, "_temp", temp_spy)
+        ingest(st, records[:400])
+        for r in records[400:480]:
+            ingest(st, [r])
+        for r in records[100:108]:
+            ingest(st, [dict(r, body=(r.get("body") or "") + " (updated)")])
+    out = _dup_tables(st)
+    st.close()
+    return out, len(reads), len(temps)
+
+
+def test_one_article_runs_write_the_same_rows_on_the_fast_paths(monkeypatch):
+    """A one-article run appends its rows as list parameters (not a registered Arrow table) and
+    groups its members from what it read already (not a second read of the changed groups);
+    the rows equal the Arrow and read-back paths', on real articles with joins and updates."""
+    import gzip
+    import json
+
+    from clustering import pipeline
+
+    with gzip.open(EGY_DAY, "rt", encoding="utf-8") as f:
+        records = [json.loads(line) for line in f]
+    fast, fast_reads, fast_temps = _one_by_one(records)
+    with monkeypatch.context() as m:
+        m.setattr(base, "SMALL_INSERT_MAX", 0)
+        m.setattr(pipeline, "_members_known", lambda *a: False)
+        slow, slow_reads, slow_temps = _one_by_one(records)
+    assert fast == slow
+    joined = [r for r in fast[next(k for k in fast if "dup_members" in k)] if r[5] > 1 and r[3]]
+    assert len(joined) >= 10        # one-article runs that joined a stored group
+    # the first run and the 80 new articles' runs read no group back; updates still do
+    assert slow_reads - fast_reads >= 1 + 80 and fast_reads >= 8
+    # every run appends articles, memberships and groups (and, unless it is an exact repeat,
+    # signatures and band keys): as list parameters, not registered tables
+    assert slow_temps - fast_temps >= 3 * 88

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -129,6 +129,16 @@ class ArticleTables(StoreBase):
         """id -> ingest sequence number for stored articles."""
         return dict(self._by_ids("SELECT a.id, a.seq FROM articles a", "a.id", ids))
 
+    def representative_facts(self, ids: Iterable[str]) -> dict[str, RepCandidate]:
+        """id -> what the representative rule looks at (published, text length, ingest order)
+        for stored articles: the per-article half of :meth:`group_candidates`, for a caller
+        that knows the groups' members already."""
+        rows = self._by_ids(
+            "SELECT a.id, a.published, length(coalesce(a.title, '')) + length(coalesce(a.text, '')), "
+            "a.seq FROM articles a", "a.id", ids)
+        return {aid: RepCandidate(aid, as_utc(published), length, seq)
+                for aid, published, length, seq in rows}
+
     def _by_group(self, select: str, group_ids: Sequence[str]) -> list[tuple]:
         """Rows of ``select`` (over ``dup_members m``) for the members of ``group_ids``: an
         index scan of dup_members_group for few groups, a join otherwise."""
@@ -139,15 +149,18 @@ class ArticleTables(StoreBase):
         with self._temp(pa.table({"gid": pa.array(list(group_ids), pa.string())})) as t:
             return self._rows(f"{select} WHERE m.group_id IN (SELECT gid FROM {t})")
 
-    def upsert_memberships(self, members: Mapping[str, Membership], run_id: int) -> None:
-        """Insert or replace ``dup_members`` rows."""
+    def upsert_memberships(self, members: Mapping[str, Membership], run_id: int,
+                           absent: Collection[str] = ()) -> None:
+        """Insert or replace ``dup_members`` rows; ``absent``: ids the caller knows have no row
+        (articles first stored in this run), not looked for."""
         if not members:
             return
         ids = list(members)
-        if self._small(ids):  # an index scan of the key
-            self.con.execute(f"DELETE FROM dup_members WHERE article_id IN ({self._marks(ids)})", ids)
-        else:
-            with self._ids(ids) as t:
+        old = [i for i in ids if i not in absent] if absent else ids
+        if self._small(old):  # an index scan of the key
+            self.con.execute(f"DELETE FROM dup_members WHERE article_id IN ({self._marks(old)})", old)
+        elif old:
+            with self._ids(old) as t:
                 self.con.execute(f"DELETE FROM dup_members WHERE article_id IN (SELECT id FROM {t})")
         self._insert_arrow("dup_members", pa.table({
             "article_id": ids,

@@ -24,6 +24,31 @@ from .schema import SCHEMA
 _TEMP_NAMES = itertools.count()
 
 
+#: DuckDB's type for each scalar Arrow type, as its Arrow scan maps them.
+_ARROW_TO_DUCKDB = {
+    pa.string(): "VARCHAR", pa.large_string(): "VARCHAR", pa.binary(): "BLOB",
+    pa.large_binary(): "BLOB", pa.bool_(): "BOOLEAN", pa.int8(): "TINYINT",
+    pa.int16(): "SMALLINT", pa.int32(): "INTEGER", pa.int64(): "BIGINT",
+    pa.uint8(): "UTINYINT", pa.uint16(): "USMALLINT", pa.uint32(): "UINTEGER",
+    pa.uint64(): "UBIGINT", pa.float32(): "FLOAT", pa.float64(): "DOUBLE", pa.date32(): "DATE",
+}
+
+
+def _list_types(schema: pa.Schema) -> list[str] | None:
+    """DuckDB types of the columns of ``schema``, or None when one is not a plain scalar
+    (lists, structs, nulls, timestamps other than microseconds: those take the Arrow path)."""
+    out = []
+    for f in schema:
+        t = f.type
+        if pa.types.is_timestamp(t) and t.unit == "us":
+            out.append("TIMESTAMPTZ" if t.tz else "TIMESTAMP")
+        elif t in _ARROW_TO_DUCKDB:
+            out.append(_ARROW_TO_DUCKDB[t])
+        else:
+            return None
+    return out
+
+
 def _sql_str(p: str | Path) -> str:
     return str(p).replace("'", "''")
 
@@ -49,6 +74,11 @@ def snapshot_path(path: str | Path) -> Path:
 #: Largest key set looked up as an IN list of parameters (an index scan); larger sets are joined
 #: with a registered Arrow table (a scan of the table, cheaper per key for big batches).
 POINT_LOOKUP_MAX = 512
+
+#: Largest number of rows appended as list parameters (``SELECT unnest(?::T[]), ...``) instead
+#: of a registered Arrow table: registering and unregistering a table costs ~0.6 ms, more than a
+#: one-article call's whole insert (benchmarks/RESULTS.md, "One article: fewer statements").
+SMALL_INSERT_MAX = 256
 
 
 #: A file is compacted on a writer's open when it has more free bytes than this, and more free
@@ -327,10 +357,18 @@ class StoreBase:
         return self._temp(pa.table({"id": pa.array(list(ids), pa.string())}))
 
     def _insert_arrow(self, table_name: str, table: pa.Table) -> None:
-        """Append an Arrow table's rows to ``table_name`` (columns matched by name)."""
+        """Append an Arrow table's rows to ``table_name`` (columns matched by name). Up to
+        :data:`SMALL_INSERT_MAX` rows of scalar columns go in as one list parameter per column
+        (the same types DuckDB gives the Arrow columns, so the same casts into the table)."""
         if table.num_rows == 0:
             return
         cols = ", ".join(table.column_names)
+        types = _list_types(table.schema) if table.num_rows <= SMALL_INSERT_MAX else None
+        if types is not None:
+            picks = ", ".join(f"unnest(?::{t}[])" for t in types)
+            self.con.execute(f"INSERT INTO {table_name} ({cols}) SELECT {picks}",
+                             [c.to_pylist() for c in table.columns])
+            return
         with self._temp(table) as t:
             self.con.execute(f"INSERT INTO {table_name} ({cols}) SELECT {cols} FROM {t}")
 
@@ -378,9 +416,18 @@ class StoreBase:
 
     def last_run_params(self) -> dict[str, Any]:
         """The ``params`` of the newest run ({} for an empty database)."""
-        last = self._max_of("runs", "run_id")
-        raw = None if last is None else self._scalar("SELECT params FROM runs WHERE run_id = ?", [last])
-        return json.loads(raw) if raw else {}
+        # one statement: the newest row at or above the last run id seen (zone maps skip the
+        # older row groups), the whole table when there is none there
+        hints = self.__dict__.setdefault("_max_hints", {})
+        hint = hints.get(("runs", "run_id"))
+        rows = [] if hint is None else self._rows(
+            "SELECT run_id, params FROM runs WHERE run_id >= ? ORDER BY run_id DESC LIMIT 1", [hint])
+        if not rows:
+            rows = self._rows("SELECT run_id, params FROM runs ORDER BY run_id DESC LIMIT 1")
+        if not rows:
+            return {}
+        hints[("runs", "run_id")] = int(rows[0][0])
+        return json.loads(rows[0][1]) if rows[0][1] else {}
 
     def counts(self) -> dict[str, int]:
         """Row counts of every table (for tests and the summary)."""

@@ -175,21 +175,21 @@ class ArticleTables(StoreBase):
         """group id -> what the representative rule looks at for each member (published, text
         length, ingest order), for the given groups."""
         gids = sorted(set(group_ids))
+        out: dict[str, list[RepCandidate]] = {}
         if self._small(gids):
             # members by dup_members_group, then their facts by the articles key: two index
             # scans (a join would probe every stored article)
             members = self._by_group("SELECT m.group_id, m.article_id FROM dup_members m", gids)
-            facts = {r[0]: r[1:] for r in self._by_ids(
-                "SELECT a.id, a.published, length(coalesce(a.title, '')) + length(coalesce(a.text, '')), "
-                "a.seq FROM articles a", "a.id", [aid for _, aid in members])}
-            rows = [(gid, aid, *facts[aid]) for gid, aid in members if aid in facts]
-        else:
-            with self._temp(pa.table({"gid": pa.array(gids, pa.string())})) as t:
-                rows = self._rows(
-                    "SELECT m.group_id, a.id, a.published, length(coalesce(a.title, '')) "
-                    "+ length(coalesce(a.text, '')), a.seq FROM dup_members m "
-                    f"JOIN articles a ON a.id = m.article_id WHERE m.group_id IN (SELECT gid FROM {t})")
-        out: dict[str, list[RepCandidate]] = {}
+            facts = self.representative_facts([aid for _, aid in members])
+            for gid, aid in members:
+                if aid in facts:
+                    out.setdefault(gid, []).append(facts[aid])
+            return out
+        with self._temp(pa.table({"gid": pa.array(gids, pa.string())})) as t:
+            rows = self._rows(
+                "SELECT m.group_id, a.id, a.published, length(coalesce(a.title, '')) "
+                "+ length(coalesce(a.text, '')), a.seq FROM dup_members m "
+                f"JOIN articles a ON a.id = m.article_id WHERE m.group_id IN (SELECT gid FROM {t})")
         for gid, aid, published, length, seq in rows:
             out.setdefault(gid, []).append(RepCandidate(aid, as_utc(published), length, seq))
         return out

@@ -19,6 +19,12 @@ in one run on the same items and embeddings:
 * **TF-IDF + agglomerative**: scikit-learn ``TfidfVectorizer(sublinear_tf=True,
   stop_words="english")`` over title + text, cosine, average linkage; its threshold chosen on
   the training folds by the same CV (fair), then applied to the held-out fold.
+
+Document frequencies (unlabelled text, no gold): the hybrid rows count the whole set, as a
+store that already holds the other folds' articles would (online, the held-out fold's own
+articles are counted as they arrive); the "cold store" rows count the held-out fold alone (a
+first run into an empty store). TF-IDF is shown both ways too (vectoriser fitted on the fold,
+or on the whole set).
 * **E5-only engine (defaults)**: :func:`clustering.stories.cluster_batch` with default
   :class:`~clustering.stories.StoryParams` (threshold 0.89, guard on); no training.
 
@@ -47,6 +53,7 @@ from train_scorer import (
 
 from clustering.evaluate.metrics import bcubed, cluster_scores
 from clustering.stories import StoryParams, cluster_batch
+from clustering.stories.features import PairBatch
 from clustering.stories.hybrid import (
     HybridStories,
     assign_hybrid_minibatch,
@@ -68,10 +75,12 @@ def _agglo(dist: np.ndarray, sim_threshold: float) -> np.ndarray:
                                    distance_threshold=1.0 - sim_threshold).fit_predict(dist)
 
 
-def _tfidf_dist(texts: list[str]) -> np.ndarray:
+def _tfidf_dist(texts: list[str], fit_on: list[str] | None = None) -> np.ndarray:
+    """Cosine distances of ``texts``, the vectoriser fitted on ``fit_on`` (default: ``texts``)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    X = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(texts)
+    vec = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit(fit_on or texts)
+    X = vec.transform(texts)
     d = np.clip(1.0 - (X @ X.T).toarray(), 0.0, 2.0)
     np.fill_diagonal(d, 0.0)
     return d
@@ -96,8 +105,11 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
     onl = np.empty(n, dtype=object)
     mini = np.empty(n, dtype=object)
     small = np.empty(n, dtype=object)
+    hyb_cold = np.empty(n, dtype=object)
+    mini_cold = np.empty(n, dtype=object)
     tfp = np.empty(n, dtype=object)
-    thr_used = []
+    tfw = np.empty(n, dtype=object)
+    thr_used, thr_warm = [], []
     t_feat = 0.0
     t_online = 0.0
     sp = StoryParams()
@@ -115,16 +127,30 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
                                    split_min=sp.split_min)
         t_feat += time.perf_counter() - t0
         hyb[te] = [f"{k}-{x}" for x in lab]
-        # online: fresh state and document frequencies per fold, items in file order; item by
-        # item (a feed posting one article per call) and in the engine's mini-batches (a run
-        # over a file: StoryParams.online_batch items per mini-batch)
-        for out_arr, chunk in ((onl, 1), (small, SMALL_BATCH), (mini, StoryParams().online_batch)):
+        # cold store: document frequencies of the held-out fold alone (a first run into an
+        # empty store); the rows above and below count the whole set, as a store that already
+        # holds the other folds' articles would (unlabelled text: no gold is seen)
+        te_terms = [S.terms[i] for i in te]
+        cold = PairBatch(S.emb[te], te_terms, [S.guards[i] for i in te], S.times[te],
+                         DocumentFrequencies().update(te_terms))
+        hyb_cold[te] = [f"{k}-{x}" for x in cluster_hybrid_batch(
+            cold, sc, split_ratio=sp.split_ratio, split_min=sp.split_min)]
+        # online: fresh story state per fold, items in file order; item by item (a feed
+        # posting one article per call) and in the engine's mini-batches (a run over a file:
+        # StoryParams.online_batch items per mini-batch). The store's document frequencies
+        # start with the other folds' articles (the fold's own are counted as they arrive,
+        # so they end as the batch row's), or empty (cold).
+        runs = ((onl, 1, False), (small, SMALL_BATCH, False),
+                (mini, StoryParams().online_batch, False),
+                (mini_cold, StoryParams().online_batch, True))
+        for out_arr, chunk, empty in runs:
             state = HybridStories(S.emb.shape[1])
             counter = itertools.count()
+            df = DocumentFrequencies() if empty else \
+                DocumentFrequencies().update([S.terms[i] for i in tr])
             t0 = time.perf_counter()
-            asg = assign_hybrid_minibatch(state, S.emb[te], [S.terms[i] for i in te],
-                                          [S.guards[i] for i in te], S.times[te],
-                                          DocumentFrequencies(),
+            asg = assign_hybrid_minibatch(state, S.emb[te], te_terms,
+                                          [S.guards[i] for i in te], S.times[te], df,
                                           lambda k=k, c=counter: f"{k}-s{next(c)}", sc,
                                           chunk=chunk, split_ratio=sp.split_ratio,
                                           split_min=sp.split_min)
@@ -138,6 +164,11 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
         best = max(TFIDF_GRID, key=lambda s: (bcubed(gtr, _agglo(dtr, s)).f1, -s))
         thr_used.append(float(best))
         tfp[te] = [f"{k}-{x}" for x in _agglo(_tfidf_dist([texts[i] for i in te]), best)]
+        # and with the idf of the whole set, as the hybrid rows' warm store
+        dtr = _tfidf_dist([texts[i] for i in tr], texts)
+        best = max(TFIDF_GRID, key=lambda s: (bcubed(gtr, _agglo(dtr, s)).f1, -s))
+        thr_warm.append(float(best))
+        tfw[te] = [f"{k}-{x}" for x in _agglo(_tfidf_dist([texts[i] for i in te], texts), best)]
     guards = S.guards
     e5 = cluster_batch(S.emb, S.times, guards, StoryParams())
     rows = [
@@ -148,8 +179,14 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
              f"{SMALL_BATCH} per call)", gold, list(small), f"{folds}-fold grouped CV"),
         _row(f"hybrid scorer, online in mini-batches of {StoryParams().online_batch} (engine "
              "default)", gold, list(mini), f"{folds}-fold grouped CV"),
+        _row("hybrid scorer, batch, cold store", gold, list(hyb_cold),
+             f"{folds}-fold grouped CV; idf of the fold alone"),
+        _row(f"hybrid scorer, online in mini-batches of {StoryParams().online_batch}, cold "
+             "store", gold, list(mini_cold), f"{folds}-fold grouped CV; idf of the fold alone"),
         _row("TF-IDF + agglomerative (average)", gold, list(tfp),
              "threshold by CV: " + ", ".join(f"{t:.3f}" for t in thr_used)),
+        _row("TF-IDF + agglomerative (average), idf of the whole set", gold, list(tfw),
+             "threshold by CV: " + ", ".join(f"{t:.3f}" for t in thr_warm)),
         _row("E5-only engine (defaults)", gold, [str(x) for x in e5],
              "cluster_batch, threshold 0.89, guard on"),
     ]

@@ -19,14 +19,14 @@ in one run on the same items and embeddings:
 * **TF-IDF + agglomerative**: scikit-learn ``TfidfVectorizer(sublinear_tf=True,
   stop_words="english")`` over title + text, cosine, average linkage; its threshold chosen on
   the training folds by the same CV (fair), then applied to the held-out fold.
+* **E5-only engine (defaults)**: :func:`clustering.stories.cluster_batch` with default
+  :class:`~clustering.stories.StoryParams` (threshold 0.89, guard on); no training.
 
 Document frequencies (unlabelled text, no gold): the hybrid rows count the whole set, as a
 store that already holds the other folds' articles would (online, the held-out fold's own
 articles are counted as they arrive); the "cold store" rows count the held-out fold alone (a
 first run into an empty store). TF-IDF is shown both ways too (vectoriser fitted on the fold,
 or on the whole set).
-* **E5-only engine (defaults)**: :func:`clustering.stories.cluster_batch` with default
-  :class:`~clustering.stories.StoryParams` (threshold 0.89, guard on); no training.
 
 Scores: B-cubed P/R/F1, pairwise F1, ARI (:func:`clustering.evaluate.metrics.cluster_scores`)
 over the whole set, labels of each fold kept apart. Also: features + scoring time per item.
@@ -53,7 +53,6 @@ from train_scorer import (
 
 from clustering.evaluate.metrics import bcubed, cluster_scores
 from clustering.stories import StoryParams, cluster_batch
-from clustering.stories.features import PairBatch
 from clustering.stories.hybrid import (
     HybridStories,
     assign_hybrid_minibatch,
@@ -75,12 +74,10 @@ def _agglo(dist: np.ndarray, sim_threshold: float) -> np.ndarray:
                                    distance_threshold=1.0 - sim_threshold).fit_predict(dist)
 
 
-def _tfidf_dist(texts: list[str], fit_on: list[str] | None = None) -> np.ndarray:
-    """Cosine distances of ``texts``, the vectoriser fitted on ``fit_on`` (default: ``texts``)."""
+def _tfidf_dist(texts: list[str]) -> np.ndarray:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vec = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit(fit_on or texts)
-    X = vec.transform(texts)
+    X = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(texts)
     d = np.clip(1.0 - (X @ X.T).toarray(), 0.0, 2.0)
     np.fill_diagonal(d, 0.0)
     return d
@@ -113,6 +110,7 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
     t_feat = 0.0
     t_online = 0.0
     sp = StoryParams()
+    d_set = _tfidf_dist(texts)
     for k, (tr, te) in enumerate(GroupKFold(folds).split(np.arange(n), groups=S.groups)):
         held = set(S.groups[te])
         tsets, parts = [], []
@@ -131,10 +129,9 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
         # empty store); the rows above and below count the whole set, as a store that already
         # holds the other folds' articles would (unlabelled text: no gold is seen)
         te_terms = [S.terms[i] for i in te]
-        cold = PairBatch(S.emb[te], te_terms, [S.guards[i] for i in te], S.times[te],
-                         DocumentFrequencies().update(te_terms))
         hyb_cold[te] = [f"{k}-{x}" for x in cluster_hybrid_batch(
-            cold, sc, split_ratio=sp.split_ratio, split_min=sp.split_min)]
+            S.batch(te, DocumentFrequencies().update(te_terms)), sc,
+            split_ratio=sp.split_ratio, split_min=sp.split_min)]
         # online: fresh story state per fold, items in file order; item by item (a feed
         # posting one article per call) and in the engine's mini-batches (a run over a file:
         # StoryParams.online_batch items per mini-batch). The store's document frequencies
@@ -143,11 +140,12 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
         runs = ((onl, 1, False), (small, SMALL_BATCH, False),
                 (mini, StoryParams().online_batch, False),
                 (mini_cold, StoryParams().online_batch, True))
+        warm = DocumentFrequencies().update([S.terms[i] for i in tr])
         for out_arr, chunk, empty in runs:
             state = HybridStories(S.emb.shape[1])
             counter = itertools.count()
-            df = DocumentFrequencies() if empty else \
-                DocumentFrequencies().update([S.terms[i] for i in tr])
+            # a copy per run: the assignment counts the fold's articles into it
+            df = DocumentFrequencies() if empty else DocumentFrequencies(warm.n_docs, warm.df)
             t0 = time.perf_counter()
             asg = assign_hybrid_minibatch(state, S.emb[te], te_terms,
                                           [S.guards[i] for i in te], S.times[te], df,
@@ -164,11 +162,12 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
         best = max(TFIDF_GRID, key=lambda s: (bcubed(gtr, _agglo(dtr, s)).f1, -s))
         thr_used.append(float(best))
         tfp[te] = [f"{k}-{x}" for x in _agglo(_tfidf_dist([texts[i] for i in te]), best)]
-        # and with the idf of the whole set, as the hybrid rows' warm store
-        dtr = _tfidf_dist([texts[i] for i in tr], texts)
+        # and with the idf of the whole set, as the hybrid rows' warm store (rows are
+        # L2-normalised one by one, so the set's distances restricted to a part are the part's)
+        dtr = d_set[np.ix_(tr, tr)]
         best = max(TFIDF_GRID, key=lambda s: (bcubed(gtr, _agglo(dtr, s)).f1, -s))
         thr_warm.append(float(best))
-        tfw[te] = [f"{k}-{x}" for x in _agglo(_tfidf_dist([texts[i] for i in te], texts), best)]
+        tfw[te] = [f"{k}-{x}" for x in _agglo(d_set[np.ix_(te, te)], best)]
     guards = S.guards
     e5 = cluster_batch(S.emb, S.times, guards, StoryParams())
     rows = [

@@ -97,11 +97,12 @@ class LabelledSet:
         items = [it for p in parts for it in p.items]
         return cls(name, (items, np.concatenate([p.emb for p in parts])))
 
-    def batch(self, ix=None) -> PairBatch:
-        """The items ``ix`` (default all) as a :class:`PairBatch`."""
+    def batch(self, ix=None, df: DocumentFrequencies | None = None) -> PairBatch:
+        """The items ``ix`` (default all) as a :class:`PairBatch`, with the set's document
+        frequencies or ``df``."""
         ix = np.arange(len(self)) if ix is None else np.asarray(ix)
         return PairBatch(self.emb[ix], [self.terms[i] for i in ix], [self.guards[i] for i in ix],
-                         self.times[ix], self.df)
+                         self.times[ix], self.df if df is None else df)
 
     def hard_groups(self, ix=None):
         """Groups for hard negatives (ECB+ topics, the Arabic set's candidate neighbourhoods),

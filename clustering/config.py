@@ -185,6 +185,12 @@ class StoryParams:
             threshold (0.5) because the pairs of one story told over many articles are not all
             likely on their own; full-article stories (larger, more varied) join lower than
             headline ones. Chosen by grouped CV (``benchmarks/RESULTS.md``).
+        merge_article, merge_headline: with the hybrid scorer, online mode merges two active
+            stories that a new item (or mini-batch cluster) bridges when the mean P(same story)
+            between their kept members reaches this bar: for stories of full articles, of
+            headline-only items, in between by the fraction of headline-only members. Above
+            the linkage thresholds: a merge of stored stories is never undone. Chosen by
+            grouped CV (``benchmarks/RESULTS.md``).
         split_ratio: with the hybrid scorer, a cluster of a batch or mini-batch, mostly of full
             articles, is cut in two at its dendrogram's top split when the two halves' mean
             P(same story) is below ``split_ratio`` times the lower of their own cohesions (mean
@@ -217,6 +223,8 @@ class StoryParams:
     linkage: str = "average"
     link_article: float = 0.4
     link_headline: float = 0.45
+    merge_article: float = 0.6
+    merge_headline: float = 0.5
     split_ratio: float = 0.8
     split_min: int = 6
     guard_min_score: float = 0.92
@@ -249,7 +257,7 @@ class StoryParams:
             raise ValueError(f"guard_min_score must be in [-1, 1], got {self.guard_min_score}")
         if self.linkage not in LINKAGES:
             raise ValueError(f"linkage must be one of {LINKAGES}, got {self.linkage!r}")
-        for name in ("link_article", "link_headline"):
+        for name in ("link_article", "link_headline", "merge_article", "merge_headline"):
             v = getattr(self, name)
             if not 0.0 < v <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {v}")

@@ -266,7 +266,8 @@ def hybrid_online(store: Store, params: StoryParams, units: Sequence[Any], emb: 
                                   active_days=params.active_days,
                                   max_candidates=params.max_candidates,
                                   split_ratio=params.split_ratio, split_min=params.split_min,
-                                  link=(params.link_article, params.link_headline))
+                                  link=(params.link_article, params.link_headline),
+                                  merge_bar=(params.merge_article, params.merge_headline))
     count_documents(store, terms)
     merges = {s: stories.resolve(s) for a in out for s in a.merged}
     out = [replace(a, story_id=stories.resolve(a.story_id)) for a in out]

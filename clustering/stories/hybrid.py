@@ -60,6 +60,8 @@ CLUSTER_SAMPLE = 16
 SECONDS_PER_DAY = 86_400.0
 #: (full articles, headline-only) linkage thresholds of the engine's defaults.
 LINK = (StoryParams.link_article, StoryParams.link_headline)
+#: (full articles, headline-only) bars of the story-story merges of online mode.
+MERGE_BAR = (StoryParams.merge_article, StoryParams.merge_headline)
 
 
 def link_threshold(headline_fraction, link: tuple[float, float] = LINK):
@@ -542,6 +544,7 @@ def assign_hybrid_online(
     member_candidates: int = 5,
     merge: bool = True,
     merge_floor: float = 0.3,
+    merge_bar: tuple[float, float] = MERGE_BAR,
 ) -> list[HybridAssignment]:
     """Assign items one by one to the active stories (best P >= threshold) or new stories.
 
@@ -563,9 +566,11 @@ def assign_hybrid_online(
     With ``merge`` (default, needs ``by_members``), an item that joins a story also bridges: each
     other rescored story with P >= ``merge_floor`` for the item is merged with the joined one
     when the average-linkage score between the two stories' kept members
-    (:meth:`HybridStories.story_probability`) is at or above the threshold, as batch mode's
-    average linkage would merge them. The older story keeps its id; the assignment lists the
-    stories merged away (single pass otherwise: nothing is ever split).
+    (:meth:`HybridStories.story_probability`) is at or above the merge bar (``merge_bar``:
+    (full articles, headline-only), in between by the headline-only fraction of both stories,
+    as :func:`link_threshold`), as batch mode's average linkage would merge them. The older
+    story keeps its id; the assignment lists the stories merged away (single pass otherwise:
+    nothing is ever split).
 
     Args:
         stories: state, updated in place.
@@ -617,7 +622,7 @@ def assign_hybrid_online(
             merged: list[str] = []
             if merge and by_members:
                 best_row, merged, notes = _merge_bridged(stories, best_row, rows, p, scorer,
-                                                         merge_floor)
+                                                         merge_floor, merge_bar)
                 why += notes
             sid = stories.ids[best_row]
             out.append(HybridAssignment(sid, best_p, False, f"joined {sid}: {why}", tuple(merged)))
@@ -646,6 +651,7 @@ def assign_hybrid_minibatch(
     member_candidates: int = 5,
     merge: bool = True,
     merge_floor: float = 0.3,
+    merge_bar: tuple[float, float] = MERGE_BAR,
     split_ratio: float = 0.0,
     split_min: int = StoryParams.split_min,
     link: tuple[float, float] = LINK,
@@ -664,7 +670,7 @@ def assign_hybrid_minibatch(
     the linkage threshold (:func:`link_threshold` of the headline-only fraction of both);
     otherwise the cluster starts a new story. With ``merge`` the joined story is
     then merged with each other candidate at P >= ``merge_floor`` whose story-story
-    probability (:meth:`HybridStories.story_probability`) reaches the threshold, as in
+    probability (:meth:`HybridStories.story_probability`) reaches the merge bar, as in
     :func:`assign_hybrid_online`.
 
     So a whole file ingested at once is clustered as batch mode clusters it (one chunk per
@@ -678,6 +684,7 @@ def assign_hybrid_minibatch(
         split_ratio, split_min, link: passed to :func:`cluster_hybrid_batch` for each chunk
             (``link`` also decides a cluster's join to a story; a chunk of one item is
             :func:`assign_hybrid_online`, held to the pair threshold).
+        merge_floor, merge_bar: the bridging merges, as :func:`assign_hybrid_online`.
 
     Returns:
         One :class:`HybridAssignment` per item, in input order.
@@ -697,7 +704,8 @@ def assign_hybrid_minibatch(
             out[lo] = assign_hybrid_online(
                 stories, emb[lo:hi], terms[lo:hi], guards[lo:hi], t_all[lo:hi], df, new_story_id,
                 scorer, active_days=active_days, max_candidates=max_candidates,
-                member_candidates=member_candidates, merge=merge, merge_floor=merge_floor)[0]
+                member_candidates=member_candidates, merge=merge, merge_floor=merge_floor,
+                merge_bar=merge_bar)[0]
             continue
         cterms, cguards = list(terms[lo:hi]), [g or GuardFeatures() for g in guards[lo:hi]]
         df.update(cterms)
@@ -726,7 +734,7 @@ def assign_hybrid_minibatch(
                 why = f"P(same story) {best_p:.3f} >= {thr:.3f}"
                 if merge:
                     best_row, merged, notes = _merge_bridged(stories, best_row, rows, p, scorer,
-                                                             merge_floor)
+                                                             merge_floor, merge_bar)
                     why += notes
                 sid, created = stories.ids[best_row], False
                 reason = f"joined {sid} with a mini-batch cluster of {len(idx)}: {why}"
@@ -751,16 +759,19 @@ def assign_hybrid_minibatch(
 
 
 def _merge_bridged(stories: HybridStories, joined: int, rows: np.ndarray, p: np.ndarray,
-                   scorer: StoryScorer, floor: float) -> tuple[int, list[str], str]:
+                   scorer: StoryScorer, floor: float,
+                   bar: tuple[float, float] = MERGE_BAR) -> tuple[int, list[str], str]:
     """Merge the story ``joined`` with each candidate of ``rows`` whose probability ``p`` for
     the joining item (or cluster) is at least ``floor``, when the two stories' members average
-    P(same story) >= the pair threshold (merges of stored stories cannot be undone: held to
-    the stricter bar); the older story (lower row) keeps its id. Returns (the surviving row,
-    the ids merged away, a note for the reason)."""
+    P(same story) >= the merge bar (``bar``: (full articles, headline-only), by the
+    headline-only fraction of both, as :func:`link_threshold`; merges of stored stories cannot
+    be undone: held to a stricter bar than the linkage thresholds); the older story (lower row)
+    keeps its id. Returns (the surviving row, the ids merged away, a note for the reason)."""
     keep, merged, notes = joined, [], ""
     for r in sorted(int(r) for r, q in zip(rows, p) if q >= floor and r != joined):
         q = stories.story_probability(keep, r, scorer)
-        if q >= scorer.threshold:
+        heads = (stories.n_head[keep] + stories.n_head[r]) / max(1, stories.sizes[keep] + stories.sizes[r])
+        if q >= link_threshold(heads, bar):
             a, b = min(keep, r), max(keep, r)
             merged.append(stories.ids[b])
             stories.absorb(a, b)

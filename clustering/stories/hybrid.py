@@ -760,7 +760,7 @@ def assign_hybrid_minibatch(
 
 def _merge_bridged(stories: HybridStories, joined: int, rows: np.ndarray, p: np.ndarray,
                    scorer: StoryScorer, floor: float,
-                   bar: tuple[float, float] = MERGE_BAR) -> tuple[int, list[str], str]:
+                   bar: tuple[float, float]) -> tuple[int, list[str], str]:
     """Merge the story ``joined`` with each candidate of ``rows`` whose probability ``p`` for
     the joining item (or cluster) is at least ``floor``, when the two stories' members average
     P(same story) >= the merge bar (``bar``: (full articles, headline-only), by the
@@ -770,8 +770,7 @@ def _merge_bridged(stories: HybridStories, joined: int, rows: np.ndarray, p: np.
     keep, merged, notes = joined, [], ""
     for r in sorted(int(r) for r, q in zip(rows, p) if q >= floor and r != joined):
         q = stories.story_probability(keep, r, scorer)
-        heads = (stories.n_head[keep] + stories.n_head[r]) / max(1, stories.sizes[keep] + stories.sizes[r])
-        if q >= link_threshold(heads, bar):
+        if q >= stories.join_threshold(keep, stories.n_head[r], stories.sizes[r], bar):
             a, b = min(keep, r), max(keep, r)
             merged.append(stories.ids[b])
             stories.absorb(a, b)

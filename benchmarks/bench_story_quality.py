@@ -45,8 +45,8 @@ from common import CACHE
 from train_scorer import (
     SET_WEIGHTS,
     TRAIN_ON,
-    TRAIN_TWIN,
     LabelledSet,
+    grouped_folds,
     train,
     training_sets,
 )
@@ -92,9 +92,7 @@ def _row(name: str, gold: list[str], pred: list[str], note: str = "") -> list:
 def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tuple[list, dict]:
     """Rows of the table for set S and timing figures. Per fold the scorer is trained on
     :data:`train_scorer.TRAIN_ON` with S's held-out groups removed (for ECB+: the articles and
-    headline twins of the held-out topics)."""
-    from sklearn.model_selection import GroupKFold
-
+    headline twins of the held-out topics; :func:`train_scorer.grouped_folds`)."""
     n = len(S)
     gold = list(S.gold)
     texts = [f"{i['title']}\n{i['text']}" for i in S.items]
@@ -111,15 +109,7 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
     t_online = 0.0
     sp = StoryParams()
     d_set = _tfidf_dist(texts)
-    for k, (tr, te) in enumerate(GroupKFold(folds).split(np.arange(n), groups=S.groups)):
-        held = set(S.groups[te])
-        tsets, parts = [], []
-        for nm in TRAIN_ON:
-            T = sets[nm]
-            same = nm == S.name or TRAIN_TWIN.get(S.name) == nm
-            tsets.append(T)
-            parts.append(np.flatnonzero([g not in held for g in T.groups]) if same else None)
-        sc = train(tsets, parts, weights=SET_WEIGHTS)
+    for k, tr, te, sc, warm in grouped_folds(S, sets, folds):
         t0 = time.perf_counter()
         lab = cluster_hybrid_batch(S.batch(te), sc, split_ratio=sp.split_ratio,
                                    split_min=sp.split_min)
@@ -140,7 +130,6 @@ def evaluate_set(S: LabelledSet, sets: dict[str, LabelledSet], folds: int) -> tu
         runs = ((onl, 1, False), (small, SMALL_BATCH, False),
                 (mini, StoryParams().online_batch, False),
                 (mini_cold, StoryParams().online_batch, True))
-        warm = DocumentFrequencies().update([S.terms[i] for i in tr])
         for out_arr, chunk, empty in runs:
             state = HybridStories(S.emb.shape[1])
             counter = itertools.count()

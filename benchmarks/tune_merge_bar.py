@@ -17,7 +17,7 @@ import itertools
 import sys
 
 import numpy as np
-from train_scorer import SET_WEIGHTS, TRAIN_ON, TRAIN_TWIN, train, training_sets
+from train_scorer import grouped_folds, training_sets
 
 from clustering.evaluate.metrics import cluster_scores
 from clustering.stories.hybrid import HybridStories, assign_hybrid_online
@@ -29,8 +29,6 @@ def _floats(s: str) -> list[float]:
 
 
 def main(argv=None) -> int:
-    from sklearn.model_selection import GroupKFold
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--article", type=_floats, default=[0.5, 0.6, 0.7])
     ap.add_argument("--headline", type=_floats, default=[0.5])
@@ -44,12 +42,7 @@ def main(argv=None) -> int:
         S = sets[name]
         n = len(S)
         res = {b: np.empty(n, dtype=object) for b in bars}
-        for k, (tr, te) in enumerate(GroupKFold(a.folds).split(np.arange(n), groups=S.groups)):
-            held = set(S.groups[te])
-            parts = [np.flatnonzero([g not in held for g in sets[nm].groups])
-                     if nm == name or TRAIN_TWIN.get(name) == nm else None for nm in TRAIN_ON]
-            sc = train([sets[nm] for nm in TRAIN_ON], parts, weights=SET_WEIGHTS)
-            warm = DocumentFrequencies().update([S.terms[i] for i in tr])
+        for k, _, te, sc, warm in grouped_folds(S, sets, a.folds):
             te_terms = [S.terms[i] for i in te]
             for b in bars:
                 st, c = HybridStories(S.emb.shape[1]), itertools.count()

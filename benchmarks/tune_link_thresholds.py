@@ -18,7 +18,7 @@ import argparse
 import sys
 
 import numpy as np
-from train_scorer import SET_WEIGHTS, TRAIN_ON, TRAIN_TWIN, train, training_sets
+from train_scorer import grouped_folds, training_sets
 
 from clustering.evaluate.metrics import bcubed, cluster_scores
 from clustering.stories import StoryParams
@@ -29,8 +29,6 @@ HEADLINE = (0.4, 0.45, 0.5, 0.55)
 
 
 def main(argv=None) -> int:
-    from sklearn.model_selection import GroupKFold
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", default="ecb,uci,egyar")
     ap.add_argument("--folds", type=int, default=5)
@@ -42,13 +40,10 @@ def main(argv=None) -> int:
         S = sets[name]
         n = len(S)
         gold = np.array(S.gold, dtype=object)
-        folds = list(GroupKFold(args.folds).split(np.arange(n), groups=S.groups))
+        folds = []
         labs = {g: np.empty(n, dtype=object) for g in grid}
-        for k, (_, te) in enumerate(folds):
-            held = set(S.groups[te])
-            parts = [np.flatnonzero([g not in held for g in sets[nm].groups])
-                     if nm == S.name or TRAIN_TWIN.get(S.name) == nm else None for nm in TRAIN_ON]
-            sc = train([sets[nm] for nm in TRAIN_ON], parts, weights=SET_WEIGHTS)
+        for k, tr, te, sc, _ in grouped_folds(S, sets, args.folds):
+            folds.append((tr, te))
             b = S.batch(te)
             P = probability_matrix(b, sc)
             for g in grid:

@@ -243,7 +243,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sets", default="ecb,uci,egyar,xl",
                     help="comma-separated: ecb, uci, egyar (story sets), xl (cross-lingual pairs)")
     ap.add_argument("--set-weight", action="append", default=[], metavar="NAME=W",
-                    help="override a training set's weight (0 leaves it out), e.g. ans=0")
+                    help="override a training set's weight (0 leaves it out), e.g. ans-neg=0; "
+                         "ANS is two sets, ans (paraphrases) and ans-neg (changed claims)")
     args = ap.parse_args(argv)
     for kv in args.set_weight:
         k, _, v = kv.partition("=")

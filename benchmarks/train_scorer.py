@@ -174,7 +174,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     by_name = training_sets()
     sets = [by_name[n] for n in TRAIN_ON]
-    meta = {"trained_on": {s.name: len(s) for s in sets}, "set_weights": dict(SET_WEIGHTS),
+    # items for story sets, labelled pairs for pair sets (ANS's two parts share their items)
+    meta = {"trained_on": {s.name: len(s) if s.pairs is None else f"{len(s.pairs[2])} pairs"
+                           for s in sets}, "set_weights": dict(SET_WEIGHTS),
             "embedding": "intfloat/multilingual-e5-small (title + 96-token lead)",
             "script": "benchmarks/train_scorer.py",
             "date": datetime.now(UTC).strftime("%Y-%m-%d")}

@@ -9,8 +9,8 @@ in ``benchmarks/data/``, see the README there): ECB+ topics 1-35 (772 English ar
 uci-headlines (2,989 English headlines of 44 stories; rows shuffled, day-level dates); ANS
 (Arabic headline pairs: paraphrases as same-story pairs, weight 0.1, claims with one fact
 changed as different-story pairs, weight 0.2); the Arabic EgyNews stories (450 full articles,
-302 stories, hard negatives inside each candidate neighbourhood); the English-Arabic EgyNews pairs (565 pairs,
-``same`` vs ``near``/``other``: the only cross-script labels). Each set weighs the same in the
+302 stories, hard negatives inside each candidate neighbourhood); the English-Arabic EgyNews
+pairs (565 pairs, ``same`` vs ``near``/``other``: the only cross-script labels). Each set weighs the same in the
 fit (``SET_WEIGHTS`` scales it). Pairs: :func:`clustering.stories.scorer.training_pairs` (or the
 sets' own labelled pairs); features: :class:`clustering.stories.features.PairBatch` with document
 frequencies of the set itself (as a store holding those items would have them); model:
@@ -22,6 +22,7 @@ Embeddings come from the cache of ``benchmarks/story_data.py`` (filled on first 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from datetime import UTC, datetime
@@ -66,8 +67,9 @@ def training_sets(ans: bool = True) -> dict[str, LabelledSet]:
     out.update({"egyar": egyar,
                 "egyar+h": LabelledSet.merged("egyar+h", [egyar, LabelledSet("egyarh")])})
     if ans:
-        out["ans"] = LabelledSet("ans")
-        out["ans-neg"] = LabelledSet("ans-neg", (out["ans"].items, out["ans"].emb))
+        ans_all = LabelledSet("ans")
+        out["ans"] = ans_all.with_label("ans", 1)
+        out["ans-neg"] = ans_all.with_label("ans-neg", 0)
     return out
 
 
@@ -77,16 +79,13 @@ class LabelledSet:
     def __init__(self, name: str, loaded=None) -> None:
         self.name = name
         self.items, self.emb = loaded or load(name)
-        #: explicit labelled pairs (ANS, its paraphrases "ans" and its changed claims
-        #: "ans-neg"; the cross-lingual "xl") instead of pairs sampled from gold stories
+        #: explicit labelled pairs (ANS, the cross-lingual "xl") instead of pairs sampled from
+        #: gold stories
         self.pairs = None
-        if name in ("ans", "ans-neg", "xl"):
+        if name in ("ans", "xl"):
             from story_data import ans_pairs, xl_pairs
 
-            _, ii, jj, y = (xl_pairs if name == "xl" else ans_pairs)()
-            if name != "xl":
-                keep = y == (1 if name == "ans" else 0)
-                ii, jj, y = ii[keep], jj[keep], y[keep]
+            _, ii, jj, y = (ans_pairs if name == "ans" else xl_pairs)()
             self.pairs = (ii, jj, y)
         t0 = time.perf_counter()
         self.terms, self.guards = prepare([i["title"] for i in self.items],
@@ -99,6 +98,16 @@ class LabelledSet:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def with_label(self, name: str, label: int) -> LabelledSet:
+        """This pair set with only its pairs labelled ``label`` (1 same story, 0 not), named
+        ``name``; items, embeddings, terms and document frequencies are shared, not recomputed
+        (ANS's paraphrases and changed claims, weighed apart)."""
+        view = copy.copy(self)
+        ii, jj, y = self.pairs
+        keep = y == label
+        view.name, view.pairs = name, (ii[keep], jj[keep], y[keep])
+        return view
 
     @classmethod
     def merged(cls, name: str, parts: list[LabelledSet]) -> LabelledSet:

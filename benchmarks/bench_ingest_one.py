@@ -188,16 +188,16 @@ def _copies(base: Path, dest: Path, copies: int) -> int:
 
 def _states(tmp: Path, base_code: Path, copies: list[int], prebuilt: Path | None,
             bases: tuple[str, ...] = ("2k", "44k")) -> list[tuple[str, Path]]:
-    """The states to measure. With ``prebuilt`` (a folder holding s2k.duckdb and s44k.duckdb
-    built before by the same recipe) the copies are kept there too (``x{R}.duckdb``, built once
-    and reused); otherwise everything is built in ``tmp``."""
-    if prebuilt is not None:
-        small, big, keep = prebuilt / "s2k.duckdb", prebuilt / "s44k.duckdb", prebuilt
-    else:
-        small, big, keep = tmp / "s2k.duckdb", tmp / "s44k.duckdb", tmp
-        rows = egynews_days(14)
-        _py(base_code, _BUILD, str(write_jsonl(rows[:2000], tmp / "first.jsonl")), str(small))
-        _py(base_code, _BUILD, str(write_jsonl(rows, tmp / "days14.jsonl")), str(big))
+    """The states to measure. With ``prebuilt`` (a folder) the states are kept there
+    (``s2k.duckdb``, ``s44k.duckdb``, ``x{R}.duckdb``), built on first use and reused; otherwise
+    everything is built in ``tmp``."""
+    keep = tmp if prebuilt is None else prebuilt
+    keep.mkdir(parents=True, exist_ok=True)
+    small, big = keep / "s2k.duckdb", keep / "s44k.duckdb"
+    rows = egynews_days(14)
+    for db, part in ((small, rows[:2000]), (big, rows)):
+        if not db.exists():  # a --states folder keeps what was built before
+            _py(base_code, _BUILD, str(write_jsonl(part, tmp / "records.jsonl")), str(db))
     out = [(name, db) for name, db in (("2k", small), ("44k", big)) if name in bases]
     for c in copies:
         db = keep / f"x{c}.duckdb"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -136,18 +136,43 @@ class ReadViews(StoreBase):
         verified Jaccard it joined through, 1.0 for an exact repeat, None for a group's first
         member), ``joined_via``, ``rule``, ``group_size`` and ``story_id`` (its open story
         membership, or that of its group's representative; None without stories). Ids that are
-        not stored are absent."""
-        with self._ids(ids) as t:
-            rows = self._rows(
-                "SELECT a.id, m.group_id, g.representative_id, m.similarity, m.joined_via, m.rule, "
-                "g.size, coalesce(sm.story_id, sr.story_id) FROM articles a "
-                f"JOIN (SELECT DISTINCT id FROM {t}) q ON q.id = a.id "
-                "JOIN dup_members m ON m.article_id = a.id JOIN dup_groups g ON g.group_id = m.group_id "
-                "LEFT JOIN story_members sm ON sm.article_id = a.id AND sm.valid_to IS NULL "
-                "LEFT JOIN story_members sr ON sr.article_id = g.representative_id AND sr.valid_to IS NULL")
-        return {r[0]: {"dup_group": r[1], "representative_id": r[2], "similarity": r[3],
-                       "joined_via": r[4], "rule": r[5], "group_size": r[6], "story_id": r[7]}
-                for r in rows}
+        not stored are absent.
+
+        Three lookups by key (memberships, their groups, open story memberships), index scans
+        of ``dup_members`` and ``dup_groups`` for a few ids (the feed service asks for one
+        request's articles), rather than one join of the registered ids with four tables
+        (measured in benchmarks/RESULTS.md). ``story_members`` has no index on its article
+        ids, so its lookup reads that table."""
+        mem = self._by_ids("SELECT m.article_id, m.group_id, m.similarity, m.joined_via, m.rule "
+                           "FROM dup_members m", "m.article_id", ids)
+        if not mem:
+            return {}
+        groups = {r[0]: r[1:] for r in self._by_ids(
+            "SELECT g.group_id, g.representative_id, g.size FROM dup_groups g", "g.group_id",
+            [r[1] for r in mem])}
+        mem = [r for r in mem if r[1] in groups]  # a member row always has its group
+        story = self._open_stories_of([r[0] for r in mem] + [groups[r[1]][0] for r in mem])
+        out = {}
+        for aid, gid, sim, via, rule in mem:
+            rep, size = groups[gid]
+            out[aid] = {"dup_group": gid, "representative_id": rep, "similarity": sim,
+                        "joined_via": via, "rule": rule, "group_size": size,
+                        "story_id": story.get(aid, story.get(rep))}
+        return out
+
+    def _open_stories_of(self, ids: Sequence[str]) -> dict[str, str]:
+        """article id -> its open story membership, for those of ``ids`` that have one."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        if self._small(ids):
+            rows = self._rows("SELECT article_id, story_id FROM story_members WHERE valid_to IS NULL "
+                              f"AND article_id IN ({self._marks(ids)})", ids)
+        else:
+            with self._ids(ids) as t:
+                rows = self._rows(f"SELECT sm.article_id, sm.story_id FROM story_members sm JOIN {t} "
+                                  f"ON sm.article_id = {t}.id WHERE sm.valid_to IS NULL")
+        return dict(rows)
 
     def feed_page(self, *, since: datetime | None = None, until: datetime | None = None,
                   source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:

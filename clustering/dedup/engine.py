@@ -209,11 +209,12 @@ def fingerprint_batches(batches: Sequence[Sequence[Article]], params: DedupParam
 def prefetch_candidates(index: BandIndex, fp: Fingerprints) -> None:
     """Compute the band keys of a batch's signatures (and title signatures) at once, and look
     up the stored items sharing a band with them, before :func:`find_edges` queries one by one."""
-    for kind in ("word", "char"):
-        rows = [i for i, k in enumerate(fp.kinds) if k == kind and len(fp.shingles[i])]
-        index.prefetch(kind, fp.signatures[rows])
-    index.prefetch("char", fp.title_signatures[[i for i in range(len(fp.kinds))
-                                                if fp.has_title_fingerprint(i)]])
+    parts = [(kind, fp.signatures[[i for i, k in enumerate(fp.kinds)
+                                   if k == kind and len(fp.shingles[i])]])
+             for kind in ("word", "char")]
+    parts.append(("char", fp.title_signatures[[i for i in range(len(fp.kinds))
+                                                if fp.has_title_fingerprint(i)]]))
+    index.prefetch_kinds(parts)
 
 
 @dataclass(frozen=True)

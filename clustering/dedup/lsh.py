@@ -278,9 +278,18 @@ class BandIndex:
     def prefetch(self, kind: str, sigs: np.ndarray) -> None:
         """Look up the stored items sharing a band with any of a batch's signatures (one store
         call); later queries until the next :meth:`drain` answer from what it found."""
-        if len(sigs) == 0 or self._stored is None:
+        self.prefetch_kinds([(kind, sigs)])
+
+    def prefetch_kinds(self, parts: Sequence[tuple[str, np.ndarray]]) -> None:
+        """:meth:`prefetch` of several ``(kind, signatures)`` parts in one store call (band
+        keys of different kinds never collide: the kind is hashed into them), so a one-article
+        batch with a body and a title asks the store once, not once per kind."""
+        if self._stored is None:
             return
-        found = self._stored(sorted_unique(self.keys(kind, sigs)))
+        keys = [self.keys(kind, sigs).reshape(-1) for kind, sigs in parts if len(sigs)]
+        if not keys:
+            return
+        found = self._stored(sorted_unique(np.concatenate(keys)))
         if not found:
             return
         keys = [k for k, items in found.items() for _ in items]

@@ -240,6 +240,12 @@ def test_memberships_of_equals_the_one_join(day_store, monkeypatch):
                 for r in st.con.execute(_MEMBERSHIPS_ONE_QUERY, [ids]).fetchall()}
         small, joined = _both(monkeypatch, lambda: st.memberships_of(ids))
         assert small == want == joined
+        temps = []
+        with monkeypatch.context() as m:  # a few ids: IN lists only, no registered table
+            real = Store._temp
+            m.setattr(Store, "_temp", lambda self, table: temps.append(table) or real(self, table))
+            assert st.memberships_of(ids) == want
+        assert temps == []
         assert len(want) == len(set(ids)) - 1 and "not-stored" not in want
         assert want[rows[1][0]]["story_id"] == "s-own" and want[rows[2][0]]["story_id"] == "s-rep-2"
         assert want[singles[0]]["story_id"] is None

@@ -342,7 +342,7 @@ class StoreBase:
         return ", ".join("?" * len(values))
 
     def _by_ids(self, select: str, col: str, ids: Iterable[str]) -> list[tuple]:
-        """Rows of ``select`` (one table, aliased) whose ``col`` (its primary key) is one of
+        """Rows of ``select`` (one table, aliased) whose ``col`` (a key with an index) is one of
         ``ids``: an index scan for few ids, a join with a registered Arrow table otherwise."""
         ids = list(dict.fromkeys(ids))
         if not ids:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -136,13 +136,14 @@ class ReadViews(StoreBase):
         verified Jaccard it joined through, 1.0 for an exact repeat, None for a group's first
         member), ``joined_via``, ``rule``, ``group_size`` and ``story_id`` (its open story
         membership, or that of its group's representative; None without stories). Ids that are
-        not stored are absent.
+        not stored (no ``dup_members`` row: every stored article has one, written in the
+        transaction that stores it) are absent.
 
-        Three lookups by key (memberships, their groups, open story memberships), index scans
-        of ``dup_members`` and ``dup_groups`` for a few ids (the feed service asks for one
-        request's articles), rather than one join of the registered ids with four tables
-        (measured in benchmarks/RESULTS.md). ``story_members`` has no index on its article
-        ids, so its lookup reads that table."""
+        Three lookups by key (memberships, their groups, open story memberships): IN lists for
+        a few ids (the feed service asks for one request's articles), index scans of
+        ``dup_members`` and ``dup_groups``, rather than one join of the registered ids with
+        four tables (measured in benchmarks/RESULTS.md). ``story_members`` has no index on its
+        article ids, so its lookup reads that table."""
         mem = self._by_ids("SELECT m.article_id, m.group_id, m.similarity, m.joined_via, m.rule "
                            "FROM dup_members m", "m.article_id", ids)
         if not mem:
@@ -151,7 +152,7 @@ class ReadViews(StoreBase):
             "SELECT g.group_id, g.representative_id, g.size FROM dup_groups g", "g.group_id",
             [r[1] for r in mem])}
         mem = [r for r in mem if r[1] in groups]  # a member row always has its group
-        story = self._open_stories_of([r[0] for r in mem] + [groups[r[1]][0] for r in mem])
+        story = self.open_stories_of([r[0] for r in mem] + [groups[r[1]][0] for r in mem])
         out = {}
         for aid, gid, sim, via, rule in mem:
             rep, size = groups[gid]
@@ -159,20 +160,6 @@ class ReadViews(StoreBase):
                         "joined_via": via, "rule": rule, "group_size": size,
                         "story_id": story.get(aid, story.get(rep))}
         return out
-
-    def _open_stories_of(self, ids: Sequence[str]) -> dict[str, str]:
-        """article id -> its open story membership, for those of ``ids`` that have one."""
-        ids = list(dict.fromkeys(ids))
-        if not ids:
-            return {}
-        if self._small(ids):
-            rows = self._rows("SELECT article_id, story_id FROM story_members WHERE valid_to IS NULL "
-                              f"AND article_id IN ({self._marks(ids)})", ids)
-        else:
-            with self._ids(ids) as t:
-                rows = self._rows(f"SELECT sm.article_id, sm.story_id FROM story_members sm JOIN {t} "
-                                  f"ON sm.article_id = {t}.id WHERE sm.valid_to IS NULL")
-        return dict(rows)
 
     def feed_page(self, *, since: datetime | None = None, until: datetime | None = None,
                   source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
@@ -219,9 +206,7 @@ class ReadViews(StoreBase):
             if aid in arts:
                 dups.setdefault(gid, []).append(aid)
         ids = [i for _, i in top]
-        story = dict(self._rows(
-            f"SELECT article_id, story_id FROM story_members WHERE valid_to IS NULL AND article_id IN "
-            f"({self._marks(ids)})", ids)) if self._small(ids) else self._open_stories_of(ids)
+        story = self.open_stories_of(ids)
         out = []
         for gid, aid in top:
             if aid not in arts:
@@ -233,12 +218,6 @@ class ReadViews(StoreBase):
                         "duplicates": [{"id": d, "source": arts[d][3]} for d in copies],
                         "story_id": story.get(aid)})
         return out
-
-    def _open_stories_of(self, ids: list[str]) -> dict[str, str]:
-        """article id -> its open story membership's story id, for many ids (a join)."""
-        with self._ids(ids) as t:
-            return dict(self._rows(f"SELECT sm.article_id, sm.story_id FROM story_members sm JOIN {t} "
-                                   f"ON sm.article_id = {t}.id WHERE sm.valid_to IS NULL"))
 
     def newest_story_time(self) -> datetime | None:
         """The latest ``last_seen`` of any story not merged away (None when there is none)."""

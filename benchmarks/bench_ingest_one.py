@@ -194,10 +194,19 @@ def _states(tmp: Path, base_code: Path, copies: list[int], prebuilt: Path | None
     keep = tmp if prebuilt is None else prebuilt
     keep.mkdir(parents=True, exist_ok=True)
     small, big = keep / "s2k.duckdb", keep / "s44k.duckdb"
-    rows = egynews_days(14)
-    for db, part in ((small, rows[:2000]), (big, rows)):
-        if not db.exists():  # a --states folder keeps what was built before
-            _py(base_code, _BUILD, str(write_jsonl(part, tmp / "records.jsonl")), str(db))
+    need = [(small, 2000)] if "2k" in bases else []
+    if "44k" in bases or copies:
+        need.append((big, None))
+    need = [(db, n) for db, n in need if not db.exists()]  # a --states folder keeps its builds
+    rows = egynews_days(14) if need else []
+    for db, n in need:
+        part = db.with_name(db.name + ".part")  # renamed once complete: a failed build is not reused
+        for old in keep.glob(part.name + "*"):
+            old.unlink()
+        _py(base_code, _BUILD, str(write_jsonl(rows[:n], tmp / "records.jsonl")), str(part))
+        part.rename(db)
+        for left in keep.glob(part.name + "*"):  # the build's own reader snapshot: not used here
+            left.unlink()
     out = [(name, db) for name, db in (("2k", small), ("44k", big)) if name in bases]
     for c in copies:
         db = keep / f"x{c}.duckdb"
@@ -291,8 +300,8 @@ if __name__ == "__main__":
     ap.add_argument("--n-before", type=int, default=10, help="timed articles per state (--before)")
     ap.add_argument("--profile", action="store_true", help="per-statement milliseconds (this checkout)")
     ap.add_argument("--states", type=Path, default=None,
-                    help="folder with s2k.duckdb and s44k.duckdb already built (skips the builds); "
-                         "the copies are kept there (x{R}.duckdb) and reused")
+                    help="folder for the states (s2k.duckdb, s44k.duckdb, x{R}.duckdb): built there on "
+                         "first use (by --before's code when given), reused on later runs")
     ap.add_argument("--bases", default="2k,44k", help="real states to measure (of 2k,44k; '' for none)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed calls before the timed ones")
     ap.add_argument("--cprofile", type=Path, default=None,

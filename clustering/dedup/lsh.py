@@ -281,9 +281,9 @@ class BandIndex:
         self.prefetch_kinds([(kind, sigs)])
 
     def prefetch_kinds(self, parts: Sequence[tuple[str, np.ndarray]]) -> None:
-        """:meth:`prefetch` of several ``(kind, signatures)`` parts in one store call (band
-        keys of different kinds never collide: the kind is hashed into them), so a one-article
-        batch with a body and a title asks the store once, not once per kind."""
+        """:meth:`prefetch` of several ``(kind, signatures)`` parts in one store call (the
+        stored lookup is by key alone, and the kind is hashed into each key), so a batch asks
+        the store once for its bodies' and titles' keys, not once per part."""
         if self._stored is None:
             return
         keys = [self.keys(kind, sigs).reshape(-1) for kind, sigs in parts if len(sigs)]

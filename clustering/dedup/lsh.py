@@ -286,10 +286,10 @@ class BandIndex:
         the store once for its bodies' and titles' keys, not once per part."""
         if self._stored is None:
             return
-        keys = [self.keys(kind, sigs).reshape(-1) for kind, sigs in parts if len(sigs)]
-        if not keys:
+        wanted = [self.keys(kind, sigs).reshape(-1) for kind, sigs in parts if len(sigs)]
+        if not wanted:
             return
-        found = self._stored(sorted_unique(np.concatenate(keys)))
+        found = self._stored(sorted_unique(np.concatenate(wanted)))
         if not found:
             return
         keys = [k for k, items in found.items() for _ in items]

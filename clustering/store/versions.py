@@ -118,16 +118,11 @@ class VersionTables(StoreBase):
 
     def open_stories_of(self, ids: Iterable[str]) -> dict[str, str]:
         """article id -> story id of its open membership, for those of ``ids`` that have one:
-        an IN list for a few ids, a join with a registered table otherwise."""
-        ids = list(dict.fromkeys(ids))
-        if not ids:
-            return {}
-        if self._small(ids):
-            return dict(self._rows("SELECT article_id, story_id FROM story_members WHERE valid_to IS "
-                                   f"NULL AND article_id IN ({self._marks(ids)})", ids))
-        with self._ids(ids) as t:
-            return dict(self._rows(f"SELECT sm.article_id, sm.story_id FROM story_members sm JOIN {t} "
-                                   f"ON sm.article_id = {t}.id WHERE sm.valid_to IS NULL"))
+        an IN list for a few ids, a join with a registered table otherwise (:meth:`_by_ids`;
+        closed memberships are dropped here)."""
+        rows = self._by_ids("SELECT sm.article_id, sm.story_id, sm.valid_to FROM story_members sm",
+                            "sm.article_id", ids)
+        return {aid: sid for aid, sid, closed in rows if closed is None}
 
     def article_history(self, article_id: str) -> list[dict]:
         """Every version of one article, oldest first (the current one last, ``current`` True)."""

@@ -283,7 +283,14 @@ class BandIndex:
     def prefetch_kinds(self, parts: Sequence[tuple[str, np.ndarray]]) -> None:
         """:meth:`prefetch` of several ``(kind, signatures)`` parts in one store call (the
         stored lookup is by key alone, and the kind is hashed into each key), so a batch asks
-        the store once for its bodies' and titles' keys, not once per part."""
+        the store once for its bodies' and titles' keys, not once per part.
+
+        Args:
+            parts: ``(kind, sigs)`` pairs, kind "word" or "char", sigs uint32 of shape
+                (n, num_perm) (n may be 0: the part is skipped).
+
+        Raises:
+            ValueError: an unknown shingle kind (from :meth:`keys`)."""
         if self._stored is None:
             return
         wanted = [self.keys(kind, sigs).reshape(-1) for kind, sigs in parts if len(sigs)]

@@ -164,6 +164,12 @@ def test_same_token_ids_and_leads_as_torch(onnx_embedder, torch_embedder):
     theirs = st.tokenizer(["query: " + t for t in titles], truncation=True, max_length=st.max_seq_length)["input_ids"]
     assert ours == theirs
     assert max(len(x) for x in ours) == 512  # the long text is truncated like the torch path
+    # whole articles, many past the limit: cut by the encoder itself (it holds no truncating twin)
+    full = [r["title"] + "\n" + r["body"] for r in rows] + [t + " " + b for t, b in zip(*_ecb_docs(40))]
+    ours = onnx_embedder.model.token_ids(full)
+    theirs = st.tokenizer(["query: " + t for t in full], truncation=True, max_length=st.max_seq_length)["input_ids"]
+    assert ours == theirs
+    assert sum(len(x) == 512 for x in ours) >= 10
     bodies = [r["body"] for r in rows]
     assert onnx_embedder.leads(bodies) == torch_embedder.leads(bodies)
     assert onnx_embedder.article_texts(titles[:60], bodies) == torch_embedder.article_texts(titles[:60], bodies)

@@ -352,17 +352,15 @@ def _session(path: str, threads: int):
         raise EmbeddingModelError(f"cannot load ONNX model {path}: {first}") from exc
 
 
-@functools.lru_cache(maxsize=8)
-def _tokenizer(path: str, max_length: int | None):
-    """A ``tokenizers.Tokenizer`` from a tokenizer.json, unpadded, truncated to ``max_length`` if given."""
+@functools.lru_cache(maxsize=4)
+def _tokenizer(path: str):
+    """A ``tokenizers.Tokenizer`` from a tokenizer.json, unpadded and untruncated, shared in the
+    process."""
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(path)
     tok.no_padding()
-    if max_length:
-        tok.enable_truncation(max_length)
-    else:
-        tok.no_truncation()
+    tok.no_truncation()
     return tok
 
 
@@ -400,16 +398,26 @@ class OnnxEncoder:
         self.batch_size, self.max_tokens = int(batch_size), int(max_tokens)
         self.prompt, self.max_length = prompt, int(max_length)
         self.dim = int((_read_json(folder / "config.json") or {}).get("hidden_size", 0)) or None
-        #: untruncated (for lead cuts and token counts); model inputs use a truncating twin
-        self.tokenizer = _tokenizer(str(folder / "tokenizer.json"), None)
-        self._input_tokenizer = _tokenizer(str(folder / "tokenizer.json"), self.max_length)
+        #: untruncated (for lead cuts and token counts, and the model inputs: one tokenizer of
+        #: this vocabulary holds ~280 MiB, so inputs are truncated here rather than by a twin)
+        self.tokenizer = _tokenizer(str(folder / "tokenizer.json"))
         self.session = _session(str(folder / ONNX_FILE_NAME), self.threads)
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
-        """Model input ids of each text (prompt + text as given, specials, truncated), as
-        sentence-transformers' ``encode(prompt_name=...)`` builds them (it does not strip)."""
-        enc = self._input_tokenizer.encode_batch([self.prompt + t for t in texts])
-        return [e.ids for e in enc]
+        """Model input ids of each text (prompt + text as given, specials, truncated to
+        ``max_length``), as sentence-transformers' ``encode(prompt_name=...)`` builds them (it
+        does not strip)."""
+        # the library's own steps of a truncating tokenizer: tokens, cut to leave room for the
+        # specials, then the specials added (encode_batch_fast, tokenizers >= 0.21, skips offsets)
+        tok = self.tokenizer
+        encode = getattr(tok, "encode_batch_fast", tok.encode_batch)
+        room = self.max_length - tok.num_special_tokens_to_add(False)
+        out = []
+        for enc in encode([self.prompt + t for t in texts], add_special_tokens=False):
+            if len(enc.ids) > room:
+                enc.truncate(room)
+            out.append(tok.post_process(enc).ids)
+        return out
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed texts: (n, dim) float32, rows L2-normalised, in input order; (0, dim) for none."""

@@ -8,7 +8,7 @@ and writes back what later runs need:
 * **document frequencies** (``doc_freqs`` table): every embedded unit is counted once, when it is
   first clustered; a run reads only the frequencies of the terms its items contain, so online
   scores need no refit (Miranda et al. 2018, EMNLP, "Multilingual Clustering of Streaming News").
-* **story state** (``story_state`` table): per story, :meth:`HybridStories.to_dict` as JSON
+* **story state** (``story_state`` table): per story, :meth:`HybridStories.to_json`
   (embedding sum, sparse centroids of title / text / entities, up to 8 kept members). Online
   runs update the state of the stories they touch; after a batch re-cluster (members moved) the
   touched stories' states are rebuilt from their open members; a story without a stored state
@@ -121,7 +121,7 @@ def _build_state(sid: str, rows: list[tuple], cache: TermCache, df: DocumentFreq
             st.add(sid, r[5], r[3], vecs, guard, terms)
         else:
             st.join(0, r[5], r[3], vecs, guard, terms)
-    return json.dumps(st.to_dict(0))
+    return st.to_json(0)
 
 
 def rebuild_states(store: Store, story_ids: set[str], model_id: str, cache: TermCache
@@ -272,7 +272,7 @@ def hybrid_online(store: Store, params: StoryParams, units: Sequence[Any], emb: 
     merges = {s: stories.resolve(s) for a in out for s in a.merged}
     out = [replace(a, story_id=stories.resolve(a.story_id)) for a in out]
     touched = ({a.story_id for a in out} | rebuilt | set(merges.values())) - set(merges)
-    states: dict[str, str | None] = {stories.ids[r]: json.dumps(stories.to_dict(r))
+    states: dict[str, str | None] = {stories.ids[r]: stories.to_json(r)
                                      for r in range(len(stories)) if stories.ids[r] in touched}
     states.update(dict.fromkeys(merges))
     return out, states, merges, ActiveCache(-1, model_id, since, stories)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ import pytest
 from clustering import Config, NewsClusterer, StoryClusterer
 from clustering.evaluate.metrics import bcubed
 from clustering.io.readers import read_articles
+from clustering.store import Store
+from clustering.stories.hybrid import unpack_vector
 
 from .conftest import SEED_PAGE, scalar
 
@@ -262,3 +265,44 @@ def test_story_labels_are_shown_in_the_titles_spelling(articles, embedder):
             assert any(term in w for w in words), (term, titles)  # a word of the titles
             changed += term != normalise(term)
     assert changed > 0               # some terms differ from their normalised form ("ة", capitals)
+
+
+def _unpacked_state(text: str) -> dict:
+    """A stored story state with its vectors as lists of numbers (either format)."""
+    d = json.loads(text)
+    d["sum"] = unpack_vector(d["sum"]).tolist()
+    for m in d["members"]:
+        m["emb"] = unpack_vector(m["emb"]).tolist()
+    return d
+
+
+def test_states_stored_before_vectors_were_packed_load_the_same(articles, embedder, tmp_path):
+    """A store whose story states hold their vectors as JSON numbers with \\u-escaped terms
+    (as written before states were packed) decides the next articles exactly as the same store
+    with packed states, and the states it rewrites come out packed and the same."""
+    packed, legacy = tmp_path / "packed.duckdb", tmp_path / "legacy.duckdb"
+    with NewsClusterer(packed, Config(), embedder=embedder) as nc:
+        nc.ingest(articles[:100])
+    shutil.copy(packed, legacy)
+    with Store(legacy) as st:
+        rows = st.con.execute("SELECT story_id, state FROM story_state").fetchall()
+        assert rows and all(isinstance(json.loads(v)["sum"], str) for _, v in rows)
+        for sid, v in rows:
+            st.con.execute("UPDATE story_state SET state = ? WHERE story_id = ?",
+                           [json.dumps(_unpacked_state(v)), sid])
+        old_bytes = sum(len(json.dumps(_unpacked_state(v)).encode()) for _, v in rows)
+    assert sum(len(v.encode()) for _, v in rows) < 0.4 * old_bytes
+    for path in (packed, legacy):
+        with NewsClusterer(path, Config(), embedder=embedder) as nc:
+            for lo in range(100, 130, 10):
+                nc.ingest(articles[lo:lo + 10])
+    with NewsClusterer(packed, Config(), embedder=embedder, read_only=True) as a, \
+            NewsClusterer(legacy, Config(), embedder=embedder, read_only=True) as b:
+        assert open_stories(a) == open_stories(b)
+        sa = dict(a.store.con.execute("SELECT story_id, state FROM story_state").fetchall())
+        sb = dict(b.store.con.execute("SELECT story_id, state FROM story_state").fetchall())
+        assert sa.keys() == sb.keys()
+        assert {k: _unpacked_state(v) for k, v in sa.items()} == \
+            {k: _unpacked_state(v) for k, v in sb.items()}
+        rewritten = [k for k in sb if sb[k] == sa[k]]
+        assert rewritten and all(isinstance(json.loads(sb[k])["sum"], str) for k in rewritten)

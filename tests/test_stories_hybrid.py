@@ -21,9 +21,11 @@ from clustering.stories.hybrid import (
     cluster_hybrid_batch,
     cut_linkage,
     link_threshold,
+    pack_vector,
     prepare,
     probability_matrix,
     split_incoherent,
+    unpack_vector,
 )
 from clustering.stories.scorer import DEFAULT_WEIGHTS, StoryScorer, default_scorer
 from clustering.stories.sparse import (
@@ -308,6 +310,19 @@ def test_online_merges_stories_that_an_item_bridges_and_only_then(uci):
     # merging is what average linkage would do: recall up, and B-cubed F1 not down
     after, before = bcubed(gold, merged_labels), bcubed(gold, plain_labels)
     assert after.recall > before.recall and after.f1 >= before.f1 - 0.005
+
+
+def test_packed_vectors_are_exact_and_checked():
+    x = np.random.default_rng(0).standard_normal(384).astype(np.float32)
+    x[:3] = [np.float32(1e-38), -0.0, np.float32(3.4e38)]
+    back = unpack_vector(pack_vector(x))
+    assert back.dtype == np.float32 and back.tobytes() == x.tobytes() and back.flags.writeable
+    assert len(pack_vector(x)) == 2048
+    assert unpack_vector(x.tolist()).tobytes() == x.tobytes()  # states stored as numbers
+    with pytest.raises(ValueError):
+        unpack_vector("not base64!")
+    with pytest.raises(ValueError):
+        unpack_vector(pack_vector(x)[:-4] + "AA==")  # 2 bytes short of a whole float32
 
 
 def test_state_round_trips_through_dicts(seed):

@@ -30,7 +30,7 @@ Tables (see ``SCHEMA``):
 - ``doc_freqs``: document frequencies of story terms (TF-IDF of the hybrid story scorer),
   updated as units are embedded; the reserved term ``''`` holds the number of documents.
 - ``story_state``: per story, the hybrid scorer's state (JSON: embedding sum, sparse
-  centroids, kept members; :meth:`clustering.stories.HybridStories.to_dict`).
+  centroids, kept members; :meth:`clustering.stories.HybridStories.to_json`).
 
 All writes of a run happen in one transaction: a run that fails half way leaves the file as it
 was. DuckDB allows one writing process per file; a second one gets :class:`StoreError` at once.

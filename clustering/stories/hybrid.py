@@ -28,6 +28,8 @@ and document frequencies (hence idf weights) grow as items arrive.
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -291,6 +293,27 @@ def _guard_flags(a: GuardFeatures, b: GuardFeatures) -> tuple[float, float, floa
     return float(both_p and not agree), float(number), float(agree)
 
 
+def pack_vector(x) -> str:
+    """A float32 vector as base64 of its little-endian bytes (exact; 2,048 characters for 384
+    dimensions against ~7,500 as JSON numbers)."""
+    return base64.b64encode(np.asarray(x, dtype="<f4").tobytes()).decode("ascii")
+
+
+def unpack_vector(v) -> np.ndarray:
+    """Inverse of :func:`pack_vector`; also takes a list of numbers (states stored before
+    vectors were packed). Returns a writable float32 array (d,).
+
+    Raises:
+        ValueError: a string that is not base64 of whole float32 values.
+    """
+    if isinstance(v, str):
+        raw = base64.b64decode(v, validate=True)
+        if len(raw) % 4:
+            raise ValueError(f"packed vector of {len(raw)} bytes is not float32 values")
+        return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    return np.asarray(v, dtype=np.float32)
+
+
 def member_record(x, t, vecs, guard: GuardFeatures | None, terms: ItemTerms) -> tuple:
     """One kept member as :class:`HybridStories` holds it: (embedding, (title, text, entity)
     TF-IDF vectors, guard features, headline-only, arabic, time)."""
@@ -410,15 +433,22 @@ class HybridStories:
             del m[1]  # keep the first member and the most recent ones
 
     def to_dict(self, row: int) -> dict:
-        """One story as a JSON-able dict (embedding sum as a list)."""
-        return {"id": self.ids[row], "sum": self.sums[row].tolist(), "size": self.sizes[row],
+        """One story as a JSON-able dict. Vectors (the embedding sum and each kept member's
+        embedding) are :func:`pack_vector` strings: exact float32, ~4x smaller than JSON
+        numbers and faster to read back."""
+        return {"id": self.ids[row], "sum": pack_vector(self.sums[row]), "size": self.sizes[row],
                 "last_seen": self.last[row],
                 "title": self.cent[row][0].to_dict(), "text": self.cent[row][1].to_dict(),
                 "entities": self.cent[row][2].to_dict(), "guard": self.guards[row].to_dict(),
                 "n_headline": self.n_head[row], "n_arabic": self.n_ar[row],
-                "members": [{"emb": e.tolist(), "title": v[0], "text": v[1], "entities": v[2],
+                "members": [{"emb": pack_vector(e), "title": v[0], "text": v[1], "entities": v[2],
                              "guard": g.to_dict(), "headline_only": h, "arabic": a, "time": tt}
                             for e, v, g, h, a, tt in self.members[row]]}
+
+    def to_json(self, row: int) -> str:
+        """:meth:`to_dict` as the JSON text the store keeps (non-ASCII terms as UTF-8, not
+        ``\\u`` escapes: Arabic terms take a third of the bytes)."""
+        return json.dumps(self.to_dict(row), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_dicts(cls, rows: Sequence[dict], dim: int, top_k: int = 64) -> HybridStories:
@@ -428,7 +458,7 @@ class HybridStories:
         for k, r in enumerate(rows):
             st._pos[r["id"]] = len(st.ids)
             st.ids.append(r["id"])
-            st._sums[k] = np.asarray(r["sum"], dtype=np.float32)
+            st._sums[k] = unpack_vector(r["sum"])
             st.sizes.append(int(r["size"]))
             st.last.append(float(r["last_seen"]))
             st.cent.append(tuple(SparseCentroid.from_dict(r[k])
@@ -437,7 +467,7 @@ class HybridStories:
             st.n_head.append(int(r["n_headline"]))
             st.n_ar.append(int(r["n_arabic"]))
             st.alive.append(True)
-            st.members.append([(np.asarray(m["emb"], dtype=np.float32),
+            st.members.append([(unpack_vector(m["emb"]),
                                 (m["title"], m["text"], m["entities"]),
                                 GuardFeatures.from_dict(m["guard"]), float(m["headline_only"]),
                                 float(m["arabic"]), float(m["time"]))

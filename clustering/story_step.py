@@ -112,6 +112,10 @@ class StoryStep:
         #: story_hybrid.ActiveCache); _pending until that round's step has finished
         self._active: story_hybrid.ActiveCache | None = None
         self._pending: story_hybrid.ActiveCache | None = None
+        #: open members' titles of recently seen stories (label contrast), as of the run
+        #: _contrast_run; reused while that run is the store's newest
+        self._contrast: dict[str, list[str]] = {}
+        self._contrast_run: int | None = None
 
     @property
     def mode(self) -> str:
@@ -138,7 +142,10 @@ class StoryStep:
         metadata changed) before this step, by an article update; their rows are refreshed."""
         now = datetime.now(timezone.utc)
         active, self._active, self._pending = self._active, None, None
-        if active is not None and not active.fits(store.last_run_id(), self._embedder().model_id):
+        last_run = store.last_run_id()
+        contrast = self._contrast if self._contrast_run == last_run else {}
+        self._contrast, self._contrast_run = {}, None  # set again when this step has finished
+        if active is not None and not active.fits(last_run, self._embedder().model_id):
             active = None
         left = set(store.existing_stories(set(left))) if left else set()
         if left:
@@ -147,10 +154,11 @@ class StoryStep:
             self._embeddings(store, run_id, [Unit.from_row(r) for r in store.unembedded_units_of_stories(
                 left, self._embedder().model_id)], progress)
         if not new:
-            _refresh_stories(store, run_id, left, self._embedder().model_id, self.params)
+            _refresh_stories(store, run_id, left, self._embedder().model_id, self.params, contrast)
             if active is not None and not left:  # nothing assigned: the state still holds
                 active.run_id = run_id
                 self._active = active
+            self._contrast, self._contrast_run = contrast, run_id
             return {"embedded": 0, "joined existing": 0, "new stories": 0, "moved (batch)": 0,
                     "refreshed after updates": len(left), "stories total": store.count_open_stories()}
         group_ids = sorted(set(groups.values()))
@@ -173,7 +181,8 @@ class StoryStep:
                                                        max(times) if times else now)
             events.extend(batch_events)
         out = self._record(store, run_id, now, units, decided, moved, group_story, events, times,
-                           left)
+                           left, contrast)
+        self._contrast, self._contrast_run = contrast, run_id
         if self._pending is not None:
             self._pending.run_id = run_id  # valid once this run is the newest committed one
             self._active, self._pending = self._pending, None
@@ -188,6 +197,7 @@ class StoryStep:
         clustering accepts (see :func:`clustering.stories.cluster_batch`)."""
         now = datetime.now(timezone.utc)
         self._active = None  # moves members: the online state is reloaded next time
+        self._contrast, self._contrast_run = {}, None
         if not store.count_window_units(self._embedder().model_id, since, until):
             span = f"[{since.isoformat() if since else '...'}, {until.isoformat() if until else '...'}]"
             raise ValueError(f"empty window: no article with stories and embeddings of "
@@ -198,8 +208,10 @@ class StoryStep:
 
     def _record(self, store: Store, run_id: int, now: datetime, units: list[Unit],
                 decided: Decided, moved: dict[str, tuple[str, str]], group_story: dict[str, str],
-                events: list, times: list[datetime], left: set[str] = frozenset()) -> dict[str, Any]:
-        """Write memberships, stories and events of one decision round; the run summary."""
+                events: list, times: list[datetime], left: set[str] = frozenset(),
+                contrast: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """Write memberships, stories and events of one decision round; the run summary.
+        ``contrast``: the label contrast titles a writer keeps (see :func:`_refresh_stories`)."""
         involved = {s for pair in moved.values() for s in pair}
         before = store.story_sizes(involved) if moved else {}
         flows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -210,7 +222,7 @@ class StoryStep:
         split = {e[0] for e in events if e[1] == "split_from"}
         events.extend(e for e in _growth_events(store, run_id, touched, created, now)
                       if not (e[1] == "created" and e[0] in split))
-        _refresh_stories(store, run_id, touched, self._embedder().model_id, self.params)
+        _refresh_stories(store, run_id, touched, self._embedder().model_id, self.params, contrast)
         self._save_states(store, run_id, touched, bool(moved))
         quiet = _mark_quiet(store, run_id, times, self.params)
         if self._pending is not None:
@@ -459,12 +471,30 @@ def _growth_events(store: Store, run_id: int, touched: set[str], created: set[st
     return out
 
 
+def _contrast_titles(store: Store, touched: set[str], limit: int,
+                     cache: dict[str, list[str]] | None) -> dict[str, list[str]]:
+    """story id -> open members' titles of the ``limit`` most recently seen active stories not
+    in ``touched`` (the contrast set of c-TF-IDF labels; stories without a member left out).
+    ``cache``: titles of stories as a writer last saw them (read only for the stories it lacks,
+    and pruned here to the contrast set when it grows past a few times ``limit``)."""
+    recent = [s for s in store.recent_story_ids(limit + len(touched)) if s not in touched][:limit]
+    cache = {} if cache is None else cache
+    cache.update(store.open_member_titles([s for s in recent if s not in cache]))
+    if len(cache) > 4 * limit + len(touched):
+        keep = set(recent)
+        for sid in [s for s in cache if s not in keep]:
+            del cache[sid]
+    return {sid: cache[sid] for sid in recent if cache[sid]}
+
+
 def _refresh_stories(store: Store, run_id: int, touched: set[str], model_id: str,
-                     params: StoryParams) -> None:
+                     params: StoryParams, contrast: dict[str, list[str]] | None = None) -> None:
     """Recompute the rows of the touched stories from their open memberships: times, sizes,
     centroid sums over embedded units, guard features of the first unit, label (c-TF-IDF terms
-    in the titles' own spelling, :func:`~clustering.stories.display.display_terms`), representative
-    (the member of the largest near-duplicate group; ties: earliest published, then ingest)."""
+    in the titles' own spelling, :func:`~clustering.stories.display.display_terms`, against the
+    titles of recently seen other stories), representative (the member of the largest
+    near-duplicate group; ties: earliest published, then ingest). ``contrast``: a writer's
+    cache of those titles (:class:`StoryStep`), brought up to date here."""
     if not touched:
         return
     old = store.story_created_runs(touched)
@@ -474,8 +504,10 @@ def _refresh_stories(store: Store, run_id: int, touched: set[str], model_id: str
     texts: dict[str, list[str]] = defaultdict(list)
     for sid, rows in by_story.items():
         texts[sid] = [r[2] or (r[3] or "")[:300] for r in rows]
-    for sid, title in store.contrast_titles(touched, params.label_contrast):
-        texts[sid].append(title)
+    for sid, titles in _contrast_titles(store, touched, params.label_contrast, contrast).items():
+        texts[sid].extend(titles)
+    if contrast is not None:  # the touched stories' titles as they are now
+        contrast.update((sid, [r[2] or "" for r in by_story.get(sid, [])]) for sid in touched)
     labels = ctfidf_labels(texts, top_k=params.label_terms)
     out = []
     for sid in sorted(touched):

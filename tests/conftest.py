@@ -35,6 +35,18 @@ def scalar(store, sql: str, params: list | None = None):
     return rows[0][0] if rows else None
 
 
+def both_lookup_paths(monkeypatch, call):
+    """``call()`` by the store's point lookups (IN lists for a few keys), then with every
+    lookup forced onto the join path (a registered Arrow table of keys)."""
+    from clustering.store import base
+
+    small = call()
+    with monkeypatch.context() as m:
+        m.setattr(base, "POINT_LOOKUP_MAX", 0)
+        joined = call()
+    return small, joined
+
+
 def ingest(store, paths, *, story=None, config=None, **kwargs):
     """Ingest ``paths`` into an open store through :class:`clustering.NewsClusterer`: dedup
     only, or with ``story`` (a story hook such as :class:`clustering.story_step.StoryStep`)."""

@@ -8,7 +8,7 @@ import pytest
 
 from clustering.store import Store, base
 
-from .conftest import EGY_DAY, ingest, scalar
+from .conftest import EGY_DAY, both_lookup_paths, ingest, scalar
 
 
 @pytest.fixture(scope="module")
@@ -17,15 +17,6 @@ def day_store():
     ingest(st, [EGY_DAY])
     yield st
     st.close()
-
-
-def _both(monkeypatch, call):
-    """``call()`` by point lookups, then with every lookup forced onto the join path."""
-    small = call()
-    with monkeypatch.context() as m:
-        m.setattr(base, "POINT_LOOKUP_MAX", 0)
-        joined = call()
-    return small, joined
 
 
 def _norm(x):
@@ -59,7 +50,7 @@ def test_point_lookups_equal_join_lookups(day_store, monkeypatch):
         "band_matches": lambda: st.band_matches(config, __import__("numpy").array(keys)),
     }
     for name, call in calls.items():
-        small, joined = _both(monkeypatch, call)
+        small, joined = both_lookup_paths(monkeypatch, call)
         assert small or (name == "ids_by_canonical_url" and not urls), name
         assert _norm(small) == _norm(joined), name
     # the groups of the first five ids hold more members than the five
@@ -109,7 +100,7 @@ def test_feed_page_equals_the_one_query_feed(day_store, monkeypatch):
                      "lang": r[7], "dup_group": r[0], "duplicates": list(r[8] or []), "story_id": r[9]}
                     for r in st.con.execute(_FEED_ONE_QUERY.format(where=" AND ".join(where)),
                                             args + [limit]).fetchall()]
-            small, joined = _both(monkeypatch, lambda kw=kw, limit=limit: st.feed_page(limit=limit, **kw))
+            small, joined = both_lookup_paths(monkeypatch, lambda kw=kw, limit=limit: st.feed_page(limit=limit, **kw))
             assert small == want == joined, (kw, limit)
             assert want and (limit < 1000 or any(w["duplicates"] for w in want))
 
@@ -239,7 +230,7 @@ def test_memberships_of_equals_the_one_join(day_store, monkeypatch):
         want = {r[0]: {"dup_group": r[1], "representative_id": r[2], "similarity": r[3], "joined_via": r[4],
                        "rule": r[5], "group_size": r[6], "story_id": r[7]}
                 for r in st.con.execute(_MEMBERSHIPS_ONE_QUERY, [ids]).fetchall()}
-        small, joined = _both(monkeypatch, lambda: st.memberships_of(ids))
+        small, joined = both_lookup_paths(monkeypatch, lambda: st.memberships_of(ids))
         assert small == want == joined
         temps = []
         with monkeypatch.context() as m:  # a few ids: IN lists only, no registered table

@@ -4,9 +4,11 @@ explain, the in-memory estimator."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import shutil
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -14,10 +16,10 @@ import pytest
 from clustering import Config, NewsClusterer, StoryClusterer
 from clustering.evaluate.metrics import bcubed
 from clustering.io.readers import read_articles
-from clustering.store import Store
+from clustering.store import Store, base
 from clustering.stories.hybrid import unpack_vector
 
-from .conftest import SEED_PAGE, scalar
+from .conftest import SEED_PAGE, both_lookup_paths, scalar
 
 pytestmark = pytest.mark.slow  # the embedding model on real data
 
@@ -137,8 +139,9 @@ def test_online_merges_stored_stories_a_new_item_bridges(embedder):
 def test_a_writer_held_open_reuses_its_online_state_and_stays_exact(articles, embedder, tmp_path):
     """One article per call: a NewsClusterer held open keeps the active stories in memory between
     calls (no reparse of every stored state); the stories equal those of a writer reopened for
-    every call, which reloads them from the store. A run by another writer in between is noticed
-    (newest run id) and the state reloaded."""
+    every call, which reloads them from the store, labels included (the held writer keeps the
+    titles of its label contrast set). A run by another writer in between is noticed (newest
+    run id) and the state reloaded."""
     arts = articles[:40]
     held, fresh = tmp_path / "held.duckdb", tmp_path / "fresh.duckdb"
     copy = {"id": f"{arts[30].id}-copy", "title": arts[30].title, "text": arts[30].text,
@@ -167,6 +170,9 @@ def test_a_writer_held_open_reuses_its_online_state_and_stays_exact(articles, em
         sa = dict(a.store.con.execute("SELECT story_id, state FROM story_state").fetchall())
         sb = dict(b.store.con.execute("SELECT story_id, state FROM story_state").fetchall())
         assert sa == sb
+        # labels too: the held writer reuses the titles of its label contrast set
+        rows = "SELECT story_id, label, label_terms, representative_id, size, status FROM stories ORDER BY 1"
+        assert a.store.con.execute(rows).fetchall() == b.store.con.execute(rows).fetchall()
     # another writer's run between two calls: the held state no longer fits and is reloaded
     with NewsClusterer(held, Config(), embedder=embedder) as nc:
         nc.ingest([arts[31]])
@@ -306,3 +312,80 @@ def test_states_stored_before_vectors_were_packed_load_the_same(articles, embedd
             {k: _unpacked_state(v) for k, v in sb.items()}
         rewritten = [k for k in sb if sb[k] == sa[k]]
         assert rewritten and all(isinstance(json.loads(sb[k])["sum"], str) for k in rewritten)
+
+
+def test_story_lookups_by_key_equal_the_joins(articles, embedder, monkeypatch):
+    """The story step's reads by key (IN lists, answered by index scans, for a few stories,
+    groups, articles or terms) return what the joins with a registered table of keys return,
+    on a store with online stories, closed memberships (updates) and unknown keys; the
+    key path registers no table."""
+    with NewsClusterer(":memory:", Config(), embedder=embedder) as nc:
+        nc.ingest(articles[:100])
+        nc.recluster()
+        nc.ingest(articles[100:])
+        # updates: an edited text takes the article out of its story (a closed membership)
+        nc.ingest([dataclasses.replace(a, text=f"{a.text} (updated)", title=f"{a.title} تحديث")
+                   for a in articles[10:40:6]])
+        st, model = nc.store, nc.story_step.model_id
+        q = lambda sql: [r[0] for r in st.con.execute(sql).fetchall()]  # noqa: E731
+        closed = q("SELECT DISTINCT story_id FROM story_members WHERE valid_to IS NOT NULL "
+                   "ORDER BY 1 LIMIT 5")
+        assert closed
+        stories = q("SELECT story_id FROM stories ORDER BY size DESC, story_id LIMIT 8") + closed + [
+            "S-not-stored"]
+        gids = q("SELECT group_id FROM dup_groups ORDER BY size DESC, group_id LIMIT 6") + q(
+            "SELECT group_id FROM dup_groups WHERE size = 1 ORDER BY group_id LIMIT 6") + ["g-not-stored"]
+        ids = q("SELECT article_id FROM embeddings ORDER BY article_id LIMIT 20") + q(
+            "SELECT article_id FROM dup_members WHERE article_id NOT IN (SELECT article_id FROM "
+            "embeddings) ORDER BY 1 LIMIT 5") + ["not-stored"]
+        terms = q("SELECT term FROM doc_freqs ORDER BY df DESC, term LIMIT 40") + ["not-a-term"]
+        run = st.last_run_id()
+        calls = {
+            "story_member_rows": lambda: st.story_member_rows(stories, model),
+            "existing_stories": lambda: st.existing_stories(stories),
+            "story_sizes": lambda: st.story_sizes(stories),
+            "story_created_runs": lambda: st.story_created_runs(stories),
+            "doc_freqs_of": lambda: st.doc_freqs_of(terms),
+            "embeddings_of": lambda: {k: v.tolist() for k, v in st.embeddings_of(ids, model).items()},
+            "stories_of_groups": lambda: st.stories_of_groups(gids),
+            "group_representatives": lambda: st.group_representatives(gids),
+            "run_growth": lambda: st.run_growth(run, q("SELECT story_id FROM story_members WHERE "
+                                                       f"run_id = {run} ORDER BY 1") + stories),
+        }
+        temps: list = []
+        real = Store._temp
+        monkeypatch.setattr(Store, "_temp", lambda self, t: temps.append(t) or real(self, t))
+        for name, call in calls.items():
+            temps.clear()
+            small = call()
+            assert not temps, name  # by key: no registered table
+            with monkeypatch.context() as m:
+                m.setattr(base, "POINT_LOOKUP_MAX", 0)
+                joined = call()
+            assert temps, name
+            assert small == joined, name
+            assert small and small != ([] if isinstance(small, list) else {}), name
+        rows = st.story_member_rows(stories, model)
+        assert {r[0] for r in rows} == set(stories) - set(closed) - {"S-not-stored"} | (
+            set(closed) & set(q("SELECT story_id FROM story_members WHERE valid_to IS NULL")))
+        assert any(r[7] is None for r in rows) and any(r[7] is not None for r in rows)
+        assert st.story_member_rows([], model) == []
+        # the label contrast: recent active stories and their open members' titles
+        want = q("SELECT story_id FROM stories WHERE status = 'active' ORDER BY last_seen DESC "
+                 "NULLS LAST, story_id LIMIT 30")
+        assert st.recent_story_ids(30) == want and st.recent_story_ids(0) == []
+        titles = {sid: [t for (t,) in st.con.execute(
+            "SELECT coalesce(a.title, '') FROM story_members sm JOIN articles a ON a.id = sm.article_id "
+            "WHERE sm.story_id = ? AND sm.valid_to IS NULL ORDER BY a.seq", [sid]).fetchall()]
+            for sid in want + closed}
+        small, joined = both_lookup_paths(monkeypatch, lambda: st.open_member_titles(want + closed))
+        assert small == joined == titles
+        assert any(len(v) > 1 for v in titles.values())
+        # members of stored groups without an open membership (as an update leaves them)
+        assert st.members_without_story(gids) == []
+        victims = [r[0] for r in st.con.execute(
+            "SELECT article_id FROM dup_members WHERE group_id IN (?, ?) ORDER BY article_id",
+            [gids[0], gids[6]]).fetchall()][:3]
+        st.close_memberships(victims, datetime.now(timezone.utc), run + 1)
+        small, joined = both_lookup_paths(monkeypatch, lambda: st.members_without_story(gids))
+        assert small == joined and sorted(a for _, a in small) == victims

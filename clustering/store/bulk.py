@@ -20,11 +20,13 @@ BULK_TABLES = ("articles", "signatures", "lsh_bands", "dup_members", "dup_groups
 #: Bytes of ART index per row of each table with one (all its indexes together), as DuckDB
 #: 2.0.1 holds them after a commit has appended to them (``duckdb_memory()``, tag ART_INDEX:
 #: lsh_bands 38 MB for 1.65M rows; articles 4.8 MB, signatures 8.0 MB, dup_members 5.0 MB per
-#: 40k articles' rows). ART indexes do not spill: a commit holds each index it appends to whole,
-#: and the reader snapshot's copy builds them again in the copy.
+#: 40k articles' rows; the story tables' key indexes counted at ~60 B per index and row, as
+#: those). ART indexes do not spill: a commit holds each index it appends to whole, and the
+#: reader snapshot's copy builds them again in the copy.
 ART_BYTES_PER_ROW = {"lsh_bands": 24, "articles": 130, "signatures": 130, "dup_members": 130,
-                     "dup_groups": 130, "embeddings": 130, "runs": 16, "doc_freqs": 130,
-                     "story_state": 130, "article_versions": 130}
+                     "dup_groups": 130, "embeddings": 190, "runs": 16, "doc_freqs": 130,
+                     "story_state": 130, "article_versions": 130, "stories": 60,
+                     "story_members": 120}
 
 
 def art_memory_mb(rows: Mapping[str, int]) -> int:

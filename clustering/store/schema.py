@@ -45,6 +45,10 @@ CREATE INDEX IF NOT EXISTS articles_hash ON articles (content_hash);
 CREATE INDEX IF NOT EXISTS articles_canonical_url ON articles (canonical_url);
 CREATE INDEX IF NOT EXISTS dup_members_group ON dup_members (group_id);
 CREATE INDEX IF NOT EXISTS dup_groups_group ON dup_groups (group_id);
+CREATE INDEX IF NOT EXISTS embeddings_article ON embeddings (article_id);
+CREATE INDEX IF NOT EXISTS stories_story ON stories (story_id);
+CREATE INDEX IF NOT EXISTS story_members_story ON story_members (story_id);
+CREATE INDEX IF NOT EXISTS story_members_article ON story_members (article_id);
 CREATE TABLE IF NOT EXISTS article_versions (
     id VARCHAR NOT NULL, version BIGINT NOT NULL, title VARCHAR, text VARCHAR,
     published TIMESTAMPTZ, source VARCHAR, url VARCHAR, canonical_url VARCHAR, lang VARCHAR,

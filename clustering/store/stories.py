@@ -54,10 +54,10 @@ class StoryTables(StoreBase):
 
     def embeddings_of(self, ids: Iterable[str], model_id: str) -> dict[str, np.ndarray]:
         """id -> stored float32 vector of ``model_id``, for those of ``ids`` that have one."""
-        with self._ids(ids) as t:
-            rows = self._rows(f"SELECT e.article_id, e.vector FROM embeddings e JOIN {t} "
-                              f"ON e.article_id = {t}.id WHERE e.model_id = ?", [model_id])
-        return {r[0]: np.asarray(r[1], dtype=np.float32) for r in rows}
+        # the model is compared here: a second filter term makes DuckDB scan the table
+        rows = self._by_ids("SELECT e.article_id, e.model_id, e.vector FROM embeddings e",
+                            "e.article_id", ids)
+        return {r[0]: np.asarray(r[2], dtype=np.float32) for r in rows if r[1] == model_id}
 
     def insert_embeddings(self, ids: Sequence[str], model_id: str, vectors: np.ndarray,
                           run_id: int) -> None:
@@ -80,6 +80,15 @@ class StoryTables(StoreBase):
         (the story of the earliest-ingested such member)."""
         if not group_ids:
             return {}
+        if self._small(group_ids):
+            members = self._group_members(group_ids)
+            story = self._open_story_of([a for _, a in members])
+            seq = self._seq_of(list(story))
+            best: dict[str, tuple[int, str]] = {}
+            for gid, aid in members:
+                if aid in story and aid in seq and (gid not in best or seq[aid] < best[gid][0]):
+                    best[gid] = (seq[aid], story[aid])
+            return {gid: sid for gid, (_, sid) in best.items()}
         with self._gids(group_ids) as t:
             return dict(self._rows(
                 "SELECT m.group_id, arg_min(sm.story_id, a.seq) FROM dup_members m "
@@ -91,11 +100,48 @@ class StoryTables(StoreBase):
         """:data:`UnitRow` of the representative of each of ``group_ids``, in ingest order."""
         if not group_ids:
             return []
+        if self._small(group_ids):
+            rep = dict(self._by_ids("SELECT g.group_id, g.representative_id FROM dup_groups g",
+                                    "g.group_id", group_ids))
+            arts = self._article_rows(rep.values())
+            return sorted(((aid, gid, *arts[aid]) for gid, aid in rep.items() if aid in arts),
+                          key=lambda r: r[5])
         with self._gids(group_ids) as t:
             return self._rows(
                 "SELECT a.id, g.group_id, coalesce(a.title, ''), coalesce(a.text, ''), a.published, "
                 f"a.seq FROM dup_groups g JOIN articles a ON a.id = g.representative_id "
                 f"WHERE g.group_id IN (SELECT gid FROM {t}) ORDER BY a.seq")
+
+    # ---- lookups by key behind the methods above (few keys: index scans) ---------------------
+
+    def _group_members(self, group_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """``(group id, article id)`` of the members of the given groups."""
+        return self._by_ids("SELECT m.group_id, m.article_id FROM dup_members m", "m.group_id",
+                            group_ids)
+
+    def _open_story_of(self, article_ids: Iterable[str]) -> dict[str, str]:
+        """article id -> story id of its open membership (closed ones dropped here: a second
+        filter term makes DuckDB scan the table)."""
+        return {aid: sid for aid, sid, closed in self._by_ids(
+            "SELECT sm.article_id, sm.story_id, sm.valid_to FROM story_members sm",
+            "sm.article_id", article_ids) if closed is None}
+
+    def _seq_of(self, article_ids: Iterable[str]) -> dict[str, int]:
+        """article id -> ingest sequence number, for stored articles."""
+        return dict(self._by_ids("SELECT a.id, a.seq FROM articles a", "a.id", article_ids))
+
+    def _article_rows(self, article_ids: Iterable[str]) -> dict[str, tuple]:
+        """article id -> ``(title or '', text or '', published, seq)``, for stored articles."""
+        return {r[0]: r[1:] for r in self._by_ids(
+            "SELECT a.id, coalesce(a.title, ''), coalesce(a.text, ''), a.published, a.seq "
+            "FROM articles a", "a.id", article_ids)}
+
+    def _open_members(self, story_ids: Iterable[str]) -> list[tuple[str, str, int | None]]:
+        """``(story id, article id, run that opened it)`` of the open memberships of the
+        given stories."""
+        return [(sid, aid, run) for sid, aid, run, closed in self._by_ids(
+            "SELECT sm.story_id, sm.article_id, sm.run_id, sm.valid_to FROM story_members sm",
+            "sm.story_id", story_ids) if closed is None]
 
     def unembedded_units_of_stories(self, story_ids: Iterable[str], model_id: str) -> list[UnitRow]:
         """:data:`UnitRow` of group representatives with an open membership in one of
@@ -157,17 +203,18 @@ class StoryTables(StoreBase):
 
     def existing_stories(self, story_ids: Iterable[str]) -> list[str]:
         """Those of ``story_ids`` that have a ``stories`` row."""
-        with self._ids(story_ids) as t:
-            return [r[0] for r in self._rows(f"SELECT story_id FROM stories JOIN {t} ON story_id = {t}.id")]
+        return sorted({r[0] for r in self._by_ids("SELECT s.story_id FROM stories s", "s.story_id",
+                                                  story_ids)})
 
     def story_sizes(self, story_ids: Iterable[str]) -> dict[str, int]:
         """story id -> number of open memberships (articles now in it), for the given stories
         (0 for a story with none)."""
         ids = sorted(set(story_ids))
-        with self._ids(ids) as t:
-            got = dict(self._rows(f"SELECT sm.story_id, count(*) FROM story_members sm JOIN {t} "
-                                  f"ON sm.story_id = {t}.id WHERE sm.valid_to IS NULL GROUP BY sm.story_id"))
-        return {s: int(got.get(s, 0)) for s in ids}
+        got = dict.fromkeys(ids, 0)
+        for sid, closed in self._by_ids("SELECT sm.story_id, sm.valid_to FROM story_members sm",
+                                        "sm.story_id", ids):
+            got[sid] += closed is None
+        return got
 
     def count_open_stories(self) -> int:
         """Stories not merged away."""
@@ -175,13 +222,39 @@ class StoryTables(StoreBase):
 
     def story_created_runs(self, story_ids: Iterable[str]) -> dict[str, int]:
         """story id -> the run that created it, for stored stories."""
-        with self._ids(story_ids) as t:
-            return dict(self._rows(f"SELECT story_id, created_run FROM stories JOIN {t} "
-                                   f"ON story_id = {t}.id"))
+        return dict(self._by_ids("SELECT s.story_id, s.created_run FROM stories s", "s.story_id",
+                                 story_ids))
 
     def story_member_rows(self, story_ids: Iterable[str], model_id: str) -> list[tuple]:
         """Open members of the given stories in ingest order: ``(story_id, article id, title,
-        text, published, seq, group size, vector or None)``."""
+        text, published, seq, group size, vector or None)``; members without a stored article
+        or near-duplicate group are left out. Lookups by key (index scans) for few stories and
+        members, one join otherwise (:meth:`_by_ids`)."""
+        story_ids = list(dict.fromkeys(story_ids))
+        if not story_ids:
+            return []
+        if not self._small(story_ids):
+            return self._member_rows_joined(story_ids, model_id)
+        members = [(aid, sid) for sid, aid, _ in self._open_members(story_ids)]
+        ids = [aid for aid, _ in members]
+        if not self._small(ids):
+            return self._member_rows_joined(story_ids, model_id)
+        arts = {r[0]: r[1:] for r in self._by_ids(
+            "SELECT a.id, a.title, a.text, a.published, a.seq FROM articles a", "a.id", ids)}
+        group_of = dict(self._by_ids("SELECT m.article_id, m.group_id FROM dup_members m",
+                                     "m.article_id", ids))
+        size_of = dict(self._by_ids("SELECT g.group_id, g.size FROM dup_groups g", "g.group_id",
+                                    group_of.values()))
+        vec_of = {aid: v for aid, m, v in self._by_ids(
+            "SELECT e.article_id, e.model_id, e.vector FROM embeddings e", "e.article_id", ids)
+            if m == model_id}
+        rows = [(sid, aid, *arts[aid], size_of[group_of[aid]], vec_of.get(aid))
+                for aid, sid in members
+                if aid in arts and aid in group_of and group_of[aid] in size_of]
+        return sorted(rows, key=lambda r: r[5])
+
+    def _member_rows_joined(self, story_ids: list[str], model_id: str) -> list[tuple]:
+        """:meth:`story_member_rows` as one join (many stories or members)."""
         with self._ids(story_ids) as t:
             return self._rows(
                 "SELECT sm.story_id, a.id, a.title, a.text, a.published, a.seq, g.size, e.vector "
@@ -191,16 +264,27 @@ class StoryTables(StoreBase):
                 f"WHERE sm.valid_to IS NULL AND sm.story_id IN (SELECT id FROM {t}) ORDER BY a.seq",
                 [model_id])
 
-    def contrast_titles(self, exclude: Iterable[str], limit: int) -> list[tuple[str, str]]:
-        """``(story_id, title)`` of the open members of the ``limit`` most recently seen active
-        stories not in ``exclude`` (the contrast set of c-TF-IDF labels)."""
-        with self._ids(exclude) as t:
-            return self._rows(
-                "SELECT sm.story_id, coalesce(a.title, '') FROM story_members sm "
-                "JOIN articles a ON a.id = sm.article_id "
-                "WHERE sm.valid_to IS NULL AND sm.story_id IN (SELECT story_id FROM stories "
-                f"WHERE status = 'active' AND story_id NOT IN (SELECT id FROM {t}) "
-                "ORDER BY last_seen DESC NULLS LAST LIMIT ?)", [limit])
+    def recent_story_ids(self, limit: int) -> list[str]:
+        """Ids of the ``limit`` most recently seen active stories (last seen, newest first;
+        never seen last; ties by story id)."""
+        if limit <= 0:
+            return []
+        return [r[0] for r in self._rows(
+            "SELECT story_id FROM stories WHERE status = 'active' "
+            "ORDER BY last_seen DESC NULLS LAST, story_id LIMIT ?", [limit])]
+
+    def open_member_titles(self, story_ids: Iterable[str]) -> dict[str, list[str]]:
+        """story id -> titles ('' for none) of its open members in ingest order, for each of
+        ``story_ids`` (an empty list for a story with none)."""
+        story_ids = list(dict.fromkeys(story_ids))
+        members = self._open_members(story_ids)
+        arts = dict((r[0], r[1:]) for r in self._by_ids(
+            "SELECT a.id, coalesce(a.title, ''), a.seq FROM articles a", "a.id",
+            [aid for _, aid, _ in members]))
+        out: dict[str, list[str]] = {sid: [] for sid in story_ids}
+        for sid, aid, _ in sorted((m for m in members if m[1] in arts), key=lambda m: arts[m[1]][1]):
+            out[sid].append(arts[aid][0])
+        return out
 
     def replace_stories(self, story_ids: Iterable[str], rows: list[dict[str, Any]]) -> None:
         """Delete the ``stories`` rows of ``story_ids`` and insert ``rows`` (dicts with every
@@ -228,10 +312,10 @@ class StoryTables(StoreBase):
     def doc_freqs_of(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
         """``(documents counted, term -> document frequency)`` for those of ``terms`` that were
         seen (only the terms asked for are read, not the whole vocabulary)."""
-        n = int(self._scalar("SELECT df FROM doc_freqs WHERE term = ?", [self.N_DOCS_TERM]) or 0)
-        with self._ids(set(terms) - {self.N_DOCS_TERM}) as t:
-            rows = self._rows(f"SELECT d.term, d.df FROM doc_freqs d JOIN {t} ON d.term = {t}.id")
-        return n, dict(rows)
+        rows = self._by_ids("SELECT d.term, d.df FROM doc_freqs d", "d.term",
+                            [self.N_DOCS_TERM, *terms])
+        got = dict(rows)
+        return int(got.pop(self.N_DOCS_TERM, 0) or 0), got
 
     def add_doc_freqs(self, counts: dict[str, int], n_docs: int) -> None:
         """Add ``n_docs`` documents whose terms occur in ``counts[term]`` of them (upsert:
@@ -284,6 +368,13 @@ class StoryTables(StoreBase):
     def members_without_story(self, group_ids: Iterable[str]) -> list[tuple[str, str]]:
         """``(group id, article id)`` of members of the given groups that have no open story
         membership, in ingest order."""
+        group_ids = list(dict.fromkeys(group_ids))
+        if self._small(group_ids):
+            members = self._group_members(group_ids)
+            ids = [a for _, a in members]
+            story, seq = self._open_story_of(ids), self._seq_of(ids)
+            return sorted(((g, a) for g, a in members if a in seq and a not in story),
+                          key=lambda m: seq[m[1]])
         with self._gids(group_ids) as t:
             return self._rows(
                 "SELECT m.group_id, m.article_id FROM dup_members m JOIN articles a ON a.id = m.article_id "
@@ -322,6 +413,18 @@ class StoryTables(StoreBase):
     def run_growth(self, run_id: int, story_ids: Iterable[str]) -> list[tuple]:
         """Per story of ``story_ids`` with memberships opened in ``run_id``: ``(story_id, count,
         earliest published, latest published)``, by story id."""
+        story_ids = list(dict.fromkeys(story_ids))
+        if self._small(story_ids):
+            grown = [(sid, aid) for sid, aid, run in self._open_members(story_ids) if run == run_id]
+            when = dict(self._by_ids("SELECT a.id, a.published FROM articles a", "a.id",
+                                     [aid for _, aid in grown]))
+            per: dict[str, list] = {}
+            for sid, aid in grown:
+                if aid in when:
+                    per.setdefault(sid, []).append(when[aid])
+            return [(sid, len(ts), min((t for t in ts if t is not None), default=None),
+                     max((t for t in ts if t is not None), default=None))
+                    for sid, ts in sorted(per.items())]
         with self._ids(story_ids) as t:
             return self._rows(
                 "SELECT sm.story_id, count(*), min(a.published), max(a.published) FROM story_members sm "

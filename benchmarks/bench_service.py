@@ -209,8 +209,8 @@ if __name__ == "__main__":
 
     ap = argparse.ArgumentParser(description="Feed service latency (loopback load generator).")
     ap.add_argument("--quick", action="store_true", help="smoke test sizes")
-    ap.add_argument("--sizes", help="dedup-only state sizes, comma-separated (e.g. 1000,10000)")
-    ap.add_argument("--story-sizes", default="", help="with-stories state sizes, comma-separated")
+    ap.add_argument("--sizes", help="dedup-only state sizes, comma-separated (e.g. 1000,10000; '' for none)")
+    ap.add_argument("--story-sizes", help="with-stories state sizes, comma-separated ('' for none)")
     ap.add_argument("--queries", type=int, default=None, help="requests per state (bound)")
     ap.add_argument("--max-seconds", type=float, default=None, help="seconds per state (bound)")
     ap.add_argument("--copies", type=int, nargs="*", default=[],
@@ -221,9 +221,10 @@ if __name__ == "__main__":
     args = ap.parse_args()
     base = QUICK if args.quick else FULL
     plan = None
-    if args.sizes or args.queries or args.max_seconds or args.story_sizes:
+    if args.sizes is not None or args.story_sizes is not None or args.queries or args.max_seconds:
         ints = lambda s: [int(x) for x in s.split(",") if x]  # noqa: E731
-        plan = (ints(args.sizes) if args.sizes else base[0], ints(args.story_sizes) if args.sizes else base[1],
+        plan = (ints(args.sizes) if args.sizes is not None else base[0],
+                ints(args.story_sizes) if args.story_sizes is not None else base[1],
                 args.queries or base[2], args.max_seconds or base[3])
     res = run(args.quick, None, plan, args.copies, args.states)
     print(json.dumps(res, indent=2, default=str) if args.json else "\n\n".join(md_table(t) for t in res["tables"]))

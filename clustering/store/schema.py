@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS doc_freqs (
     term VARCHAR PRIMARY KEY, df BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS story_state (
     story_id VARCHAR PRIMARY KEY, model_id VARCHAR, state VARCHAR NOT NULL, updated_run BIGINT);
+CREATE TABLE IF NOT EXISTS counters (name VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS story_events (
     story_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, other_story_id VARCHAR,
     event_time TIMESTAMPTZ NOT NULL, run_id BIGINT, detail VARCHAR);

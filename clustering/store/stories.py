@@ -6,6 +6,7 @@ Rows go in and come out as plain tuples and arrays; what they mean for clusterin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,11 @@ _STORY_SCHEMA = pa.schema([
     ("label", pa.string()), ("label_terms", pa.list_(pa.string())),
     ("representative_id", pa.string()), ("status", pa.string()), ("created_run", pa.int64()),
     ("updated_run", pa.int64())])
+
+
+#: A story id whose number :meth:`StoryTables.max_story_number` counts (as DuckDB's
+#: ``TRY_CAST(substr(id, 2) AS BIGINT)`` reads the ids the engine makes).
+_STORY_NUMBER = re.compile(r"S[0-9]+")
 
 
 def _window(model_id: str, lo: datetime | None, hi: datetime | None) -> tuple[str, list[Any]]:
@@ -70,10 +76,20 @@ class StoryTables(StoreBase):
 
     # ---- units: embedded representatives of near-duplicate groups ---------------------------
 
+    #: The ``counters`` row holding the largest number N of a stored story id ``S<N>``.
+    STORY_COUNTER = "story"
+
     def max_story_number(self) -> int:
-        """The largest number N of a stored story id ``S<N>`` (0 when none)."""
-        return int(self._scalar("SELECT max(TRY_CAST(substr(story_id, 2) AS BIGINT)) FROM stories")
-                   or 0)
+        """The largest number N of a stored story id ``S<N>`` (0 when none): one row of
+        ``counters``, which :meth:`replace_stories` keeps (a store written before the counter
+        existed is scanned once, and the row is written when the store is writable)."""
+        got = self._rows("SELECT value FROM counters WHERE name = ?", [self.STORY_COUNTER])
+        if got:
+            return int(got[0][0])
+        n = int(self._scalar("SELECT max(TRY_CAST(substr(story_id, 2) AS BIGINT)) FROM stories") or 0)
+        if not self.read_only:
+            self.con.execute("INSERT INTO counters VALUES (?, ?)", [self.STORY_COUNTER, n])
+        return n
 
     def stories_of_groups(self, group_ids: Sequence[str]) -> dict[str, str]:
         """group id -> story id, for groups that already have a member with an open membership
@@ -292,6 +308,10 @@ class StoryTables(StoreBase):
         with self._ids(story_ids) as t:
             self.con.execute(f"DELETE FROM stories WHERE story_id IN (SELECT id FROM {t})")
         self._insert_arrow("stories", pa.Table.from_pylist(rows, schema=_STORY_SCHEMA))
+        numbers = [int(r["story_id"][1:]) for r in rows if _STORY_NUMBER.fullmatch(r["story_id"])]
+        if numbers and max(numbers) > self.max_story_number():  # (which writes a missing row)
+            self.con.execute("UPDATE counters SET value = ? WHERE name = ?",
+                             [max(numbers), self.STORY_COUNTER])
 
     def stories_last_seen_before(self, cutoff: datetime) -> list[tuple[str, datetime]]:
         """``(story_id, last_seen)`` of active stories last seen before ``cutoff``."""

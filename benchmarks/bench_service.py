@@ -26,6 +26,11 @@ Usage::
     python benchmarks/bench_service.py --quick               # smoke test (~1 min)
     python benchmarks/bench_service.py --sizes 1000,10000 --story-sizes 1000 --queries 200
     python benchmarks/bench_service.py --sizes 10000 --copies 2 23 --states /tmp/states --queries 200
+    python benchmarks/bench_service.py --sizes "" --story-sizes "" --story-copies 1 10 100 --states /tmp/states
+
+Synthetic states with stories (``--story-copies R``): the first 10,000 articles ingested with
+online stories, copied R times by :func:`story_state` (the copies' times shifted back and their
+stories quiet), posting the real articles that follow the first 10,000.
 """
 
 from __future__ import annotations
@@ -168,11 +173,93 @@ def measure(rows: list[dict], n_state: int, stories: str, n_queries: int, max_se
             "server_peak_rss_mb": rss, "state_build_s": build_s, "ready_s": ready_s}
 
 
+#: SQL of one copy of a with-stories state, reading the attached base ``b``: {sfx} the id suffix
+#: ('' for copy 0, the base itself, else '~r{r}'), {s} the seq offset, {x} the band-key salt,
+#: {d} days the copy's times are shifted back, {r} the copy number.
+_STORY_COPY = [
+    "INSERT INTO articles (id, seq, run_id, title, text, published, source, url, canonical_url, lang, "
+    "listed_on, input_order, content_hash, version) SELECT id || '{sfx}', seq + {s}, run_id, title, text, "
+    "published - INTERVAL ({d}) DAY, source, url, canonical_url || '{sfx}', lang, listed_on, input_order, "
+    "content_hash || '{sfx}', version FROM b.articles",
+    "INSERT INTO signatures SELECT article_id || '{sfx}', config, kind, sig FROM b.signatures",
+    "INSERT INTO lsh_bands SELECT config, xor(key, {x}), item || '{sfx}' FROM b.lsh_bands",
+    "INSERT INTO dup_members SELECT article_id || '{sfx}', group_id || '{sfx}', similarity, "
+    "joined_via || '{sfx}', rule, run_id FROM b.dup_members",
+    "INSERT INTO dup_groups SELECT group_id || '{sfx}', representative_id || '{sfx}', size, run_id "
+    "FROM b.dup_groups",
+    "INSERT INTO embeddings SELECT article_id || '{sfx}', model_id, vector, run_id FROM b.embeddings",
+    "INSERT INTO stories SELECT story_id || '{sfx}', first_seen - INTERVAL ({d}) DAY, "
+    "last_seen - INTERVAL ({d}) DAY, size, units, vector_sum, model_id, guard, label, label_terms, "
+    "representative_id || '{sfx}', CASE WHEN {r} = 0 THEN status ELSE 'quiet' END, created_run, "
+    "updated_run FROM b.stories",
+    "INSERT INTO story_members SELECT article_id || '{sfx}', story_id || '{sfx}', "
+    "valid_from - INTERVAL ({d}) DAY, valid_to - INTERVAL ({d}) DAY, run_id, closed_run, score, reason "
+    "FROM b.story_members",
+    "INSERT INTO story_state SELECT story_id || '{sfx}', model_id, state, updated_run FROM b.story_state",
+    "INSERT INTO story_events SELECT story_id || '{sfx}', kind, other_story_id || '{sfx}', "
+    "event_time - INTERVAL ({d}) DAY, run_id, detail FROM b.story_events",
+]
+
+
+def story_state(n_base: int, copies: int, states: Path | None, tmp: Path) -> tuple[Path, int, float]:
+    """A with-stories state of ``n_base x copies`` articles: the first ``n_base`` EgyNews articles
+    ingested with online stories (copy 0), then ``copies - 1`` copies of every table under
+    suffixed ids, with salted band keys (a posted article finds only copy 0's near-duplicates),
+    times shifted back 30 days per copy and the copies' stories quiet: the archive grows while
+    the active stories stay the real ones, as in an archive of months. Document frequencies are
+    the base's times ``copies``. Returns the file, its article count and the seconds spent
+    building (0 when reused from ``states``: ``st{n_base}.duckdb``, ``st{n_base}x{copies}.duckdb``)."""
+    import re
+
+    import duckdb
+
+    from clustering.store.schema import SCHEMA
+
+    keep = states or tmp
+    base, db = keep / f"st{n_base}.duckdb", keep / f"st{n_base}x{copies}.duckdb"
+    t0 = time.perf_counter()
+    reused = base.exists() and (copies == 1 or db.exists())
+    if not base.exists():
+        from clustering import Config, NewsClusterer
+
+        with NewsClusterer(base, Config()) as nc:
+            nc.ingest(list(egynews_rows()[:n_base]), command="bench-state")
+    if copies == 1:
+        db = base
+    elif not db.exists():
+        part = db.with_name(db.name + ".part")
+        for p in (part, Path(f"{part}.wal")):
+            p.unlink(missing_ok=True)
+        con = duckdb.connect(str(part))
+        con.execute(re.sub(r"CREATE INDEX IF NOT EXISTS [^;]*;", "", SCHEMA))
+        con.execute(f"ATTACH '{base}' AS b (READ_ONLY)")
+        n = int(con.execute("SELECT max(seq) + 1 FROM b.articles").fetchall()[0][0])
+        for t in ("runs", "article_versions", "counters"):
+            con.execute(f"INSERT INTO {t} SELECT * FROM b.{t}")
+        con.execute(f"INSERT INTO doc_freqs SELECT term, df * {copies} FROM b.doc_freqs")
+        for r in range(copies):
+            salt = (0x9E3779B97F4A7C15 * r) % (1 << 63)
+            for sql in _STORY_COPY:
+                con.execute(sql.format(sfx=f"~r{r}" if r else "", s=r * n, x=salt, d=30 * r, r=r))
+        con.execute("DETACH b")
+        con.execute(SCHEMA)  # the secondary indexes, each built once over all the rows
+        con.execute("CHECKPOINT")
+        con.close()
+        part.rename(db)
+    build_s = time.perf_counter() - t0 if not reused else 0.0
+    with duckdb.connect(str(db), read_only=True) as con:
+        total = int(con.execute("SELECT count(*) FROM articles").fetchall()[0][0])
+    return db, total, build_s
+
+
 def run(quick: bool, plots_dir: Path | None = None, plan: tuple | None = None,
-        copies: list[int] | None = None, states: Path | None = None) -> dict:
+        copies: list[int] | None = None, states: Path | None = None,
+        story_copies: list[int] | None = None, story_base: int = 10_000) -> dict:
     """p50/p99 milliseconds per POST /v1/articles (one real EgyNews article per request, over
     loopback) against stored states of N articles, dedup only and with online stories, and the
-    server's peak RSS; ``copies``: also synthetic ``44k x R`` states, dedup only."""
+    server's peak RSS; ``copies``: also synthetic ``44k x R`` states, dedup only;
+    ``story_copies``: also synthetic ``story_base x R`` states with online stories
+    (:func:`story_state`), posting the real articles that follow the base."""
     sizes, story_sizes, n_queries, max_seconds = plan or (QUICK if quick else FULL)
     res = section("Feed service latency")
     rows = list(egynews_rows())
@@ -185,6 +272,15 @@ def run(quick: bool, plots_dir: Path | None = None, plan: tuple | None = None,
                 db, n, build_s = synthetic_state(c, states, Path(tmp))
                 r = measure(near, n, "none", n_queries, max_seconds, state=db,
                             label=f"{n:,} (44k x {c})")
+                r["state_build_s"] = build_s
+                out.append(r)
+                print(json.dumps(r), file=sys.stderr, flush=True)
+    if story_copies:
+        with tempfile.TemporaryDirectory() as tmp:
+            for c in story_copies:
+                db, n, build_s = story_state(story_base, c, states, Path(tmp))
+                r = measure(rows[story_base:], n, "online", n_queries, max_seconds, state=db,
+                            label=f"{n:,} ({story_base // 1000}k x {c})")
                 r["state_build_s"] = build_s
                 out.append(r)
                 print(json.dumps(r), file=sys.stderr, flush=True)
@@ -215,6 +311,8 @@ if __name__ == "__main__":
     ap.add_argument("--max-seconds", type=float, default=None, help="seconds per state (bound)")
     ap.add_argument("--copies", type=int, nargs="*", default=[],
                     help="synthetic states 44k x R (dedup only; R = 1: the 14 days)")
+    ap.add_argument("--story-copies", type=int, nargs="*", default=[],
+                    help="synthetic states with online stories, 10k x R (R = 1: the 10k state)")
     ap.add_argument("--states", type=Path, default=None,
                     help="folder where the synthetic states are kept and reused (s44k.duckdb, x{R}.duckdb)")
     ap.add_argument("--json", action="store_true", help="print the section as JSON")
@@ -226,5 +324,5 @@ if __name__ == "__main__":
         plan = (ints(args.sizes) if args.sizes is not None else base[0],
                 ints(args.story_sizes) if args.story_sizes is not None else base[1],
                 args.queries or base[2], args.max_seconds or base[3])
-    res = run(args.quick, None, plan, args.copies, args.states)
+    res = run(args.quick, None, plan, args.copies, args.states, args.story_copies)
     print(json.dumps(res, indent=2, default=str) if args.json else "\n\n".join(md_table(t) for t in res["tables"]))

@@ -303,7 +303,7 @@ class StoryStep:
             return
         stale = set(touched) - set(fresh)
         if not moved and self.mode == "online":
-            stale -= set(store.story_states(stale, model_id))
+            stale -= store.stories_with_state(stale, model_id)
         states = dict(fresh)
         states.update(story_hybrid.rebuild_states(store, stale, model_id, story_hybrid.TermCache()))
         store.replace_story_states(states, model_id, run_id)

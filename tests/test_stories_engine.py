@@ -345,6 +345,7 @@ def test_story_lookups_by_key_equal_the_joins(articles, embedder, monkeypatch):
             "existing_stories": lambda: st.existing_stories(stories),
             "story_sizes": lambda: st.story_sizes(stories),
             "story_created_runs": lambda: st.story_created_runs(stories),
+            "stories_with_state": lambda: st.stories_with_state(stories, model),
             "doc_freqs_of": lambda: st.doc_freqs_of(terms),
             "embeddings_of": lambda: {k: v.tolist() for k, v in st.embeddings_of(ids, model).items()},
             "stories_of_groups": lambda: st.stories_of_groups(gids),
@@ -365,6 +366,8 @@ def test_story_lookups_by_key_equal_the_joins(articles, embedder, monkeypatch):
             assert temps, name
             assert small == joined, name
             assert small and small != ([] if isinstance(small, list) else {}), name
+        assert st.stories_with_state(stories, model) == set(st.story_states(stories, model))
+        assert st.stories_with_state(stories, "another-model") == set()
         rows = st.story_member_rows(stories, model)
         assert {r[0] for r in rows} == set(stories) - set(closed) - {"S-not-stored"} | (
             set(closed) & set(q("SELECT story_id FROM story_members WHERE valid_to IS NULL")))

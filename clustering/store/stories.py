@@ -359,6 +359,13 @@ class StoryTables(StoreBase):
                             story_ids)
         return {sid: state for sid, state, m in rows if m == model_id}
 
+    def stories_with_state(self, story_ids: Iterable[str], model_id: str) -> set[str]:
+        """Those of ``story_ids`` that have a stored hybrid state made with ``model_id``
+        embeddings (the states themselves are not read: a large story's is megabytes)."""
+        rows = self._by_ids("SELECT s.story_id, s.model_id FROM story_state s", "s.story_id",
+                            story_ids)
+        return {sid for sid, m in rows if m == model_id}
+
     def active_story_ids(self, min_last_seen: datetime | None) -> list[str]:
         """Ids of the active stories last seen at or after ``min_last_seen`` (or never; all
         active ones when None), by story id."""

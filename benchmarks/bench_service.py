@@ -195,7 +195,9 @@ _STORY_COPY = [
     "INSERT INTO story_members SELECT article_id || '{sfx}', story_id || '{sfx}', "
     "valid_from - INTERVAL ({d}) DAY, valid_to - INTERVAL ({d}) DAY, run_id, closed_run, score, reason "
     "FROM b.story_members",
-    "INSERT INTO story_state SELECT story_id || '{sfx}', model_id, state, updated_run FROM b.story_state",
+    # quiet stories keep no hybrid state (Store.mark_quiet)
+    "INSERT INTO story_state SELECT story_id || '{sfx}', model_id, state, updated_run FROM b.story_state "
+    "WHERE {r} = 0",
     "INSERT INTO story_events SELECT story_id || '{sfx}', kind, other_story_id || '{sfx}', "
     "event_time - INTERVAL ({d}) DAY, run_id, detail FROM b.story_events",
 ]
@@ -205,7 +207,8 @@ def story_state(n_base: int, copies: int, states: Path | None, tmp: Path) -> tup
     """A with-stories state of ``n_base x copies`` articles: the first ``n_base`` EgyNews articles
     ingested with online stories (copy 0), then ``copies - 1`` copies of every table under
     suffixed ids, with salted band keys (a posted article finds only copy 0's near-duplicates),
-    times shifted back 30 days per copy and the copies' stories quiet: the archive grows while
+    times shifted back 30 days per copy and the copies' stories quiet (without hybrid states,
+    as the engine keeps quiet stories): the archive grows while
     the active stories stay the real ones, as in an archive of months. Document frequencies are
     the base's times ``copies``. Returns the file, its article count and the seconds spent
     building (0 when reused from ``states``: ``st{n_base}.duckdb``, ``st{n_base}x{copies}.duckdb``)."""

@@ -8,7 +8,7 @@ import dataclasses
 import json
 import random
 import shutil
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -367,7 +367,9 @@ def test_story_lookups_by_key_equal_the_joins(articles, embedder, monkeypatch):
             assert small == joined, name
             assert small and small != ([] if isinstance(small, list) else {}), name
         assert st.stories_with_state(stories, model) == set(st.story_states(stories, model))
-        assert st.stories_with_state(stories, "another-model") == set()
+        every = q("SELECT story_id FROM stories ORDER BY story_id")
+        small, joined = both_lookup_paths(monkeypatch, lambda: st.story_states(every, model))
+        assert small == joined and len(small) > 20
         rows = st.story_member_rows(stories, model)
         assert {r[0] for r in rows} == set(stories) - set(closed) - {"S-not-stored"} | (
             set(closed) & set(q("SELECT story_id FROM story_members WHERE valid_to IS NULL")))
@@ -398,3 +400,32 @@ def test_story_lookups_by_key_equal_the_joins(articles, embedder, monkeypatch):
         st.close_memberships(victims, datetime.now(timezone.utc), run + 1)
         small, joined = both_lookup_paths(monkeypatch, lambda: st.members_without_story(gids))
         assert small == joined and sorted(a for _, a in small) == victims
+
+
+def test_quiet_stories_drop_their_states_and_get_them_back_when_touched(articles, embedder):
+    """A story that goes quiet loses its hybrid state (online assignment loads active stories
+    only, so ``story_state`` stays the size of the active window, not of the archive); an
+    update that touches it again makes it active with a state rebuilt from its members."""
+    day = [a for a in articles if a.published and a.published.year == 2013][:80]
+    with NewsClusterer(":memory:", Config(), embedder=embedder) as nc:
+        st = nc.store
+        q = lambda sql: [r[0] for r in st.con.execute(sql).fetchall()]  # noqa: E731
+        nc.ingest(day[:70])
+        before = set(q("SELECT story_id FROM story_state"))
+        assert len(before) > 20 and before == set(q("SELECT story_id FROM stories WHERE units > 0"))
+        late = dataclasses.replace(day[70], id="late", published=day[70].published + timedelta(days=30))
+        nc.ingest([late])
+        quiet = set(q("SELECT story_id FROM stories WHERE status = 'quiet'"))
+        assert quiet >= before - set(q("SELECT story_id FROM story_members WHERE article_id = 'late'"))
+        assert not quiet & set(q("SELECT story_id FROM story_state"))
+        # a quiet story's member edited: the story is refreshed, active again, its state rebuilt
+        sid, aid = st.con.execute(
+            "SELECT sm.story_id, sm.article_id FROM story_members sm JOIN stories s USING (story_id) "
+            "WHERE s.status = 'quiet' AND s.size > 1 ORDER BY sm.story_id, sm.article_id LIMIT 1").fetchall()[0]
+        edited = next(a for a in day if a.id == aid)
+        nc.ingest([dataclasses.replace(edited, text=f"{edited.text} (updated)")])
+        status, units = st.con.execute("SELECT status, units FROM stories WHERE story_id = ?",
+                                       [sid]).fetchall()[0]
+        assert status == "active" and units >= 1
+        state = st.story_states([sid], nc.story_step.model_id)[sid]
+        assert json.loads(state)["size"] == units

@@ -29,8 +29,9 @@ Tables (see ``SCHEMA``):
   tracking parameters, AMP variants, scheme and trailing slashes removed.
 - ``doc_freqs``: document frequencies of story terms (TF-IDF of the hybrid story scorer),
   updated as units are embedded; the reserved term ``''`` holds the number of documents.
-- ``story_state``: per story, the hybrid scorer's state (JSON: embedding sum, sparse
-  centroids, kept members; :meth:`clustering.stories.HybridStories.to_json`).
+- ``story_state``: per story that is not quiet, the hybrid scorer's state (JSON: embedding
+  sum, sparse centroids, kept members; :meth:`clustering.stories.HybridStories.to_json`);
+  dropped when the story goes quiet, rebuilt from its members if it is touched again.
 
 All writes of a run happen in one transaction: a run that fails half way leaves the file as it
 was. DuckDB allows one writing process per file; a second one gets :class:`StoreError` at once.

@@ -319,10 +319,14 @@ class StoryTables(StoreBase):
                           "AND last_seen < ? ORDER BY story_id", [cutoff])
 
     def mark_quiet(self, story_ids: Iterable[str], run_id: int) -> None:
-        """Set the given stories' status to "quiet"."""
+        """Set the given stories' status to "quiet" and drop their hybrid states: online
+        assignment loads active stories only, and a story that is touched again gets its state
+        rebuilt from its members. So ``story_state`` holds the active stories' states, however
+        large the archive (loading them joins the whole table)."""
         with self._ids(story_ids) as t:
             self.con.execute(f"UPDATE stories SET status = 'quiet', updated_run = ? "
                              f"WHERE story_id IN (SELECT id FROM {t})", [run_id])
+            self.con.execute(f"DELETE FROM story_state WHERE story_id IN (SELECT id FROM {t})")
 
     # ---- the hybrid scorer's state: document frequencies and per-story state -----------------
 
@@ -352,11 +356,11 @@ class StoryTables(StoreBase):
 
     def story_states(self, story_ids: Iterable[str], model_id: str) -> dict[str, str]:
         """story id -> stored hybrid state (JSON text) made with ``model_id`` embeddings."""
-        # by primary key (an index scan for a few ids: a join would read every stored state,
-        # ~0.5 s per call at 1,600 stories); the model is compared here, since a second filter
+        # by primary key (an index scan for a few ids: a join reads every stored state, which
+        # is why quiet stories keep none); the model is compared here, since a second filter
         # term makes DuckDB scan the table
-        rows = self._by_ids("SELECT s.story_id, s.state, s.model_id FROM story_state s", "s.story_id",
-                            story_ids)
+        rows = self._by_ids("SELECT s.story_id, s.state, s.model_id FROM story_state s",
+                            "s.story_id", story_ids)
         return {sid: state for sid, state, m in rows if m == model_id}
 
     def stories_with_state(self, story_ids: Iterable[str], model_id: str) -> set[str]:

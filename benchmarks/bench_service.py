@@ -190,7 +190,8 @@ _STORY_COPY = [
     "INSERT INTO embeddings SELECT article_id || '{sfx}', model_id, vector, run_id FROM b.embeddings",
     "INSERT INTO stories SELECT story_id || '{sfx}', first_seen - INTERVAL ({d}) DAY, "
     "last_seen - INTERVAL ({d}) DAY, size, units, vector_sum, model_id, guard, label, label_terms, "
-    "representative_id || '{sfx}', CASE WHEN {r} = 0 THEN status ELSE 'quiet' END, created_run, "
+    "representative_id || '{sfx}', CASE WHEN {r} = 0 OR status = 'merged' THEN status ELSE 'quiet' END, "
+    "created_run, "
     "updated_run FROM b.stories",
     "INSERT INTO story_members SELECT article_id || '{sfx}', story_id || '{sfx}', "
     "valid_from - INTERVAL ({d}) DAY, valid_to - INTERVAL ({d}) DAY, run_id, closed_run, score, reason "
@@ -237,8 +238,11 @@ def story_state(n_base: int, copies: int, states: Path | None, tmp: Path) -> tup
         con.execute(re.sub(r"CREATE INDEX IF NOT EXISTS [^;]*;", "", SCHEMA))
         con.execute(f"ATTACH '{base}' AS b (READ_ONLY)")
         n = int(con.execute("SELECT max(seq) + 1 FROM b.articles").fetchall()[0][0])
+        have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'b'")
+                .fetchall()}
         for t in ("runs", "article_versions", "counters"):
-            con.execute(f"INSERT INTO {t} SELECT * FROM b.{t}")
+            if t in have:  # (a base built before the counters table has none: it is scanned)
+                con.execute(f"INSERT INTO {t} SELECT * FROM b.{t}")
         con.execute(f"INSERT INTO doc_freqs SELECT term, df * {copies} FROM b.doc_freqs")
         for r in range(copies):
             salt = (0x9E3779B97F4A7C15 * r) % (1 << 63)

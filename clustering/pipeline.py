@@ -9,7 +9,8 @@ one transaction. The CLI and the service are thin layers over this class.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -340,6 +341,22 @@ class NewsClusterer:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def _forget_story_caches(self) -> None:
+        forget = getattr(self.story_step, "forget", None)
+        if callable(forget):
+            forget()
+
+    @contextmanager
+    def _forget_story_caches_on_failure(self) -> Iterator[None]:
+        """A run that fails (rolled back) makes the story step forget what it keeps between
+        runs (:meth:`clustering.story_step.StoryStep.forget`): the next run may reuse the
+        failed run's id, and the kept state would then look valid."""
+        try:
+            yield
+        except BaseException:
+            self._forget_story_caches()
+            raise
+
     def _writable(self) -> None:
         if self.store.read_only:
             raise StoreError(f"{self.store.path}: opened read-only")
@@ -392,7 +409,7 @@ class NewsClusterer:
                 inputs = []
                 read, _ = read_records(items, mapping=mapping)
         store = self.store
-        with store.transaction():
+        with self._forget_story_caches_on_failure(), store.transaction():
             # read inside the transaction: outside it the lookup is a transaction of its own
             run_id = store.next_run_id()
             summary = RunSummary(run_id=run_id, read=len(read.articles) + read.skips.total)
@@ -452,7 +469,8 @@ class NewsClusterer:
         step = StoryStep(cfg.stories, cfg.embed, getattr(self.story_step, "embedder", None))
         started = datetime.now(timezone.utc)
         run_id = self.store.next_run_id()
-        with self.store.transaction():
+        self._forget_story_caches()  # members move: a held writer reloads its stories
+        with self._forget_story_caches_on_failure(), self.store.transaction():
             summary = step.recluster(self.store, run_id, since, until)
             window = [since.isoformat() if since else None, until.isoformat() if until else None]
             self.store.record_run(run_id, started, "recluster", [],

@@ -117,6 +117,13 @@ class StoryStep:
         self._contrast: dict[str, list[str]] = {}
         self._contrast_run: int | None = None
 
+    def forget(self) -> None:
+        """Drop what this step keeps between runs (the active stories, the label contrast
+        titles): the next run reloads them from the store. For a run that failed, whose id
+        the next run may reuse."""
+        self._active = self._pending = None
+        self._contrast, self._contrast_run = {}, None
+
     @property
     def mode(self) -> str:
         """"online" or "batch"."""
@@ -402,11 +409,11 @@ def _write_memberships(store: Store, run_id: int, now: datetime, units: list[Uni
     if moved:
         moved_groups = {u[1]: moved[u[0]] for u in store.units_by_id(moved)}
         members = store.open_members_of_groups(moved_groups)
-        store.close_memberships([aid for _, aid in members], now, run_id)
-        for gid, aid in members:
+        store.close_memberships([aid for _, aid, _ in members], now, run_id)
+        for gid, aid, was in members:
             old, new = moved_groups[gid]
             rows.append((aid, new, None, f"batch re-cluster moved group {gid} from {old} to {new}"))
-            touched.update((old, new))
+            touched.update((old, new, was))  # was: a member left in another story by a group merge
             if flows is not None:
                 flows[(old, new)][0] += 1
         if flows is not None:

@@ -429,3 +429,27 @@ def test_quiet_stories_drop_their_states_and_get_them_back_when_touched(articles
         assert status == "active" and units >= 1
         state = st.story_states([sid], nc.story_step.model_id)[sid]
         assert json.loads(state)["size"] == units
+
+
+def test_a_failed_run_makes_the_story_step_forget_what_it_keeps(articles, embedder, monkeypatch):
+    """A run that fails after the story step (rolled back) leaves the step with nothing kept:
+    the next run may reuse the failed run's id, and kept stories or label contrast titles of
+    the rolled-back run would then look valid."""
+    with NewsClusterer(":memory:", Config(), embedder=embedder) as nc:
+        step = nc.story_step
+        nc.ingest(articles[:20])
+        last = nc.store.last_run_id()
+        assert step._active is not None and step._contrast and step._contrast_run == last
+
+        def disk_full(*args, **kwargs):
+            raise RuntimeError("disk full")
+
+        with monkeypatch.context() as m:
+            m.setattr(nc.store, "record_run", disk_full)
+            with pytest.raises(RuntimeError, match="disk full"):
+                nc.ingest(articles[20:25])
+        assert nc.store.last_run_id() == last
+        assert step._active is None and step._pending is None
+        assert step._contrast == {} and step._contrast_run is None
+        assert nc.ingest(articles[20:25]).run_id == last + 1  # the failed run's id, reused
+        assert step._contrast_run == last + 1

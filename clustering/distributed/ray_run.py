@@ -403,7 +403,8 @@ def ingest_ray(nc, inputs: Sequence[str | Path], *, mapping: Mapping[str, str] |
         # a database file is written by the store's own process (every store call below runs
         # there): its ART indexes, commit and snapshot copy grow with the store, not the driver.
         # DuckDB is capped there too, so the run's rows spill to disk (RunParams)
-        with writer_process(nc.store, options.writer_process) as store, \
+        with nc._forget_story_caches_on_failure(), \
+                writer_process(nc.store, options.writer_process) as store, \
                 store.memory_limited(nc.config.run.bulk_memory_mb), store.transaction():
             run_id = store.next_run_id()
             # 1. read, one task per file

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -83,7 +84,10 @@ class StoryTables(StoreBase):
         """The largest number N of a stored story id ``S<N>`` (0 when none): one row of
         ``counters``, which :meth:`replace_stories` keeps (a store written before the counter
         existed is scanned once, and the row is written when the store is writable)."""
-        got = self._rows("SELECT value FROM counters WHERE name = ?", [self.STORY_COUNTER])
+        try:
+            got = self._rows("SELECT value FROM counters WHERE name = ?", [self.STORY_COUNTER])
+        except duckdb.CatalogException:  # a read-only open of a file from before the table
+            got = []
         if got:
             return int(got[0][0])
         n = int(self._scalar("SELECT max(TRY_CAST(substr(story_id, 2) AS BIGINT)) FROM stories") or 0)
@@ -253,6 +257,8 @@ class StoryTables(StoreBase):
             return self._member_rows_joined(story_ids, model_id)
         members = [(aid, sid) for sid, aid, _ in self._open_members(story_ids)]
         ids = [aid for aid, _ in members]
+        if not ids:
+            return []
         if not self._small(ids):
             return self._member_rows_joined(story_ids, model_id)
         arts = {r[0]: r[1:] for r in self._by_ids(
@@ -412,11 +418,12 @@ class StoryTables(StoreBase):
                 f"WHERE m.group_id IN (SELECT gid FROM {t}) AND NOT EXISTS (SELECT 1 FROM story_members sm "
                 "WHERE sm.article_id = m.article_id AND sm.valid_to IS NULL) ORDER BY a.seq")
 
-    def open_members_of_groups(self, group_ids: Iterable[str]) -> list[tuple[str, str]]:
-        """``(group id, article id)`` of members of the given groups with an open membership."""
+    def open_members_of_groups(self, group_ids: Iterable[str]) -> list[tuple[str, str, str]]:
+        """``(group id, article id, story id)`` of members of the given groups with an open
+        membership (a group's members may sit in several stories after groups merged)."""
         with self._gids(group_ids) as t:
             return self._rows(
-                "SELECT m.group_id, sm.article_id FROM story_members sm JOIN dup_members m "
+                "SELECT m.group_id, sm.article_id, sm.story_id FROM story_members sm JOIN dup_members m "
                 f"ON m.article_id = sm.article_id WHERE sm.valid_to IS NULL AND m.group_id IN "
                 f"(SELECT gid FROM {t})")
 

@@ -229,8 +229,13 @@ class StoryStep:
         split = {e[0] for e in events if e[1] == "split_from"}
         events.extend(e for e in _growth_events(store, run_id, touched, created, now)
                       if not (e[1] == "created" and e[0] in split))
-        _refresh_stories(store, run_id, touched, self._embedder().model_id, self.params, contrast)
+        live = _refresh_stories(store, run_id, touched, self._embedder().model_id, self.params,
+                                contrast)
         self._save_states(store, run_id, touched, bool(moved))
+        if self._pending is not None and not all(self._pending.stories.is_candidate(s) for s in live):
+            # a story the kept state retired (quiet) or never loaded is active again (a
+            # near-duplicate of its member joined it): the next round reloads from the store
+            self._pending = None
         quiet = _mark_quiet(store, run_id, times, self.params)
         if self._pending is not None:
             for sid, *_ in quiet:
@@ -495,15 +500,16 @@ def _contrast_titles(store: Store, touched: set[str], limit: int,
 
 
 def _refresh_stories(store: Store, run_id: int, touched: set[str], model_id: str,
-                     params: StoryParams, contrast: dict[str, list[str]] | None = None) -> None:
+                     params: StoryParams, contrast: dict[str, list[str]] | None = None) -> set[str]:
     """Recompute the rows of the touched stories from their open memberships: times, sizes,
     centroid sums over embedded units, guard features of the first unit, label (c-TF-IDF terms
     in the titles' own spelling, :func:`~clustering.stories.display.display_terms`, against the
     titles of recently seen other stories), representative (the member of the largest
     near-duplicate group; ties: earliest published, then ingest). ``contrast``: a writer's
-    cache of those titles (:class:`StoryStep`), brought up to date here."""
+    cache of those titles (:class:`StoryStep`), brought up to date here. Returns the touched
+    stories that are active now (those with open members)."""
     if not touched:
-        return
+        return set()
     old = store.story_created_runs(touched)
     by_story: dict[str, list] = defaultdict(list)
     for r in store.story_member_rows(touched, model_id):
@@ -540,6 +546,7 @@ def _refresh_stories(store: Store, run_id: int, touched: set[str], model_id: str
             "created_run": old.get(sid, run_id), "updated_run": run_id,
         })
     store.replace_stories(touched, out)
+    return {r["story_id"] for r in out if r["status"] == "active"}
 
 
 def _mark_quiet(store: Store, run_id: int, times: list[datetime], params: StoryParams

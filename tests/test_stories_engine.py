@@ -453,3 +453,29 @@ def test_a_failed_run_makes_the_story_step_forget_what_it_keeps(articles, embedd
         assert step._contrast == {} and step._contrast_run is None
         assert nc.ingest(articles[20:25]).run_id == last + 1  # the failed run's id, reused
         assert step._contrast_run == last + 1
+
+
+def test_a_quiet_story_a_near_duplicate_revives_is_reloaded_by_a_held_writer(articles, embedder):
+    """A copy of a quiet story's member joins that story (its near-duplicate group is there):
+    the story is active again in the store, so a writer held open drops the kept state, in
+    which that story was retired, and its next round loads the active stories as a reopened
+    writer would."""
+    day = [a for a in articles if a.published and a.published.year == 2013][:60]
+    with NewsClusterer(":memory:", Config(), embedder=embedder) as nc:
+        st, step = nc.store, nc.story_step
+        nc.ingest(day[:50])
+        late = dataclasses.replace(day[50], id="late", published=day[50].published + timedelta(days=30))
+        nc.ingest([late])
+        sid, aid = st.con.execute(
+            "SELECT sm.story_id, sm.article_id FROM story_members sm JOIN stories s USING (story_id) "
+            "WHERE s.status = 'quiet' ORDER BY sm.story_id, sm.article_id LIMIT 1").fetchall()[0]
+        assert step._active is not None and not step._active.stories.is_candidate(sid)
+        source = next(a for a in day if a.id == aid)
+        copy = dataclasses.replace(source, id="copy", source="another outlet", published=late.published)
+        nc.ingest([copy])
+        assert scalar(st, "SELECT story_id FROM story_members WHERE article_id = 'copy' "
+                          "AND valid_to IS NULL") == sid
+        assert scalar(st, "SELECT status FROM stories WHERE story_id = ?", [sid]) == "active"
+        assert step._active is None  # reloaded next round
+        nc.ingest([dataclasses.replace(day[51], published=late.published)])
+        assert step._active is not None and step._active.stories.is_candidate(sid)

@@ -394,6 +394,12 @@ class HybridStories:
         """True when ``sid`` is (or was, before a merge) a story of this state."""
         return sid in self._pos
 
+    def is_candidate(self, sid: str) -> bool:
+        """True when ``sid`` is a story of this state that new items may still join (not
+        retired, not merged away)."""
+        row = self._pos.get(sid)
+        return row is not None and bool(self.alive[row]) and sid not in self.merged_into
+
     def __len__(self) -> int:
         return len(self.ids)
 

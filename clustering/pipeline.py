@@ -470,7 +470,7 @@ class NewsClusterer:
         started = datetime.now(timezone.utc)
         run_id = self.store.next_run_id()
         self._forget_story_caches()  # members move: a held writer reloads its stories
-        with self._forget_story_caches_on_failure(), self.store.transaction():
+        with self.store.transaction():
             summary = step.recluster(self.store, run_id, since, until)
             window = [since.isoformat() if since else None, until.isoformat() if until else None]
             self.store.record_run(run_id, started, "recluster", [],

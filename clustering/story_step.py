@@ -203,8 +203,7 @@ class StoryStep:
         article (an empty window is an error, not a silent no-op) or more units than batch
         clustering accepts (see :func:`clustering.stories.cluster_batch`)."""
         now = datetime.now(timezone.utc)
-        self._active = None  # moves members: the online state is reloaded next time
-        self._contrast, self._contrast_run = {}, None
+        self.forget()  # moves members: the online state is reloaded next time
         if not store.count_window_units(self._embedder().model_id, since, until):
             span = f"[{since.isoformat() if since else '...'}, {until.isoformat() if until else '...'}]"
             raise ValueError(f"empty window: no article with stories and embeddings of "

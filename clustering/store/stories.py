@@ -102,8 +102,8 @@ class StoryTables(StoreBase):
             return {}
         if self._small(group_ids):
             members = self._group_members(group_ids)
-            story = self._open_story_of([a for _, a in members])
-            seq = self._seq_of(list(story))
+            story = self.open_stories_of([a for _, a in members])  # (VersionTables)
+            seq = self.seq_of(list(story))  # (ArticleTables)
             best: dict[str, tuple[int, str]] = {}
             for gid, aid in members:
                 if aid in story and aid in seq and (gid not in best or seq[aid] < best[gid][0]):
@@ -138,17 +138,6 @@ class StoryTables(StoreBase):
         """``(group id, article id)`` of the members of the given groups."""
         return self._by_ids("SELECT m.group_id, m.article_id FROM dup_members m", "m.group_id",
                             group_ids)
-
-    def _open_story_of(self, article_ids: Iterable[str]) -> dict[str, str]:
-        """article id -> story id of its open membership (closed ones dropped here: a second
-        filter term makes DuckDB scan the table)."""
-        return {aid: sid for aid, sid, closed in self._by_ids(
-            "SELECT sm.article_id, sm.story_id, sm.valid_to FROM story_members sm",
-            "sm.article_id", article_ids) if closed is None}
-
-    def _seq_of(self, article_ids: Iterable[str]) -> dict[str, int]:
-        """article id -> ingest sequence number, for stored articles."""
-        return dict(self._by_ids("SELECT a.id, a.seq FROM articles a", "a.id", article_ids))
 
     def _article_rows(self, article_ids: Iterable[str]) -> dict[str, tuple]:
         """article id -> ``(title or '', text or '', published, seq)``, for stored articles."""
@@ -231,9 +220,8 @@ class StoryTables(StoreBase):
         (0 for a story with none)."""
         ids = sorted(set(story_ids))
         got = dict.fromkeys(ids, 0)
-        for sid, closed in self._by_ids("SELECT sm.story_id, sm.valid_to FROM story_members sm",
-                                        "sm.story_id", ids):
-            got[sid] += closed is None
+        for sid, _, _ in self._open_members(ids):
+            got[sid] += 1
         return got
 
     def count_open_stories(self) -> int:
@@ -409,7 +397,7 @@ class StoryTables(StoreBase):
         if self._small(group_ids):
             members = self._group_members(group_ids)
             ids = [a for _, a in members]
-            story, seq = self._open_story_of(ids), self._seq_of(ids)
+            story, seq = self.open_stories_of(ids), self.seq_of(ids)
             return sorted(((g, a) for g, a in members if a in seq and a not in story),
                           key=lambda m: seq[m[1]])
         with self._gids(group_ids) as t:

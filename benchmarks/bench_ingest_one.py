@@ -46,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from common import ROOT, egynews_days, table, write_jsonl
@@ -152,13 +153,18 @@ def _py(code_dir: Path, code: str, *args: str) -> dict | None:
     return json.loads(lines[-1]) if lines else None
 
 
-def _copies(base: Path, dest: Path, copies: int) -> int:
+def _copies(base: Path, dest: Path, copies: int, statements: Sequence[str] = tuple(_COPY),
+            as_is: Sequence[str] = tuple(_AS_IS), prelude: Sequence[str] = (),
+            shift_days: int = 0) -> int:
     """The synthetic archive: ``base`` copied ``copies`` times (see the module docstring), into a
-    fresh file: the tables first (with their primary keys), then per copy one ``INSERT ...
-    SELECT`` per table reading the attached base (not the growing copy), then the secondary
+    fresh file: the tables first (with their primary keys), then the ``as_is`` tables the base
+    has and the ``prelude`` statements, then per copy the ``statements`` (one ``INSERT ...
+    SELECT`` per table reading the attached base, not the growing copy; :data:`_COPY`'s
+    placeholders, plus {d}: ``shift_days`` times the copy number {r}), then the secondary
     indexes, each built once over the loaded rows (the engine's schema creates them: the same
     DDL as a file it made). Copy 0 (the base, which the timed articles match) comes first and
-    each copy's rows are contiguous, as in the earlier per-copy builder."""
+    each copy's rows are contiguous, as in the earlier per-copy builder. Returns the articles
+    stored."""
     import re
 
     import duckdb
@@ -172,12 +178,17 @@ def _copies(base: Path, dest: Path, copies: int) -> int:
     con.execute(tables_only)
     con.execute(f"ATTACH '{base}' AS b (READ_ONLY)")
     n = int(con.execute("SELECT max(seq) + 1 FROM b.articles").fetchall()[0][0])
-    for t in _AS_IS:
-        con.execute(f"INSERT INTO {t} SELECT * FROM b.{t}")
+    have = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'b'").fetchall()}
+    for t in as_is:
+        if t in have:  # (a base built before a table existed has none of its rows)
+            con.execute(f"INSERT INTO {t} SELECT * FROM b.{t}")
+    for sql in prelude:
+        con.execute(sql)
     for r in range(copies):  # copy by copy, so each copy's rows are contiguous (as one period's are)
         salt = (0x9E3779B97F4A7C15 * r) % (1 << 63)
-        for sql in _COPY:
-            con.execute(sql.format(sfx=f"~r{r}" if r else "", s=r * n, x=salt))
+        for sql in statements:
+            con.execute(sql.format(sfx=f"~r{r}" if r else "", s=r * n, x=salt, r=r, d=shift_days * r))
     con.execute("DETACH b")
     con.execute(SCHEMA)  # the secondary indexes, each built once over all the rows
     con.execute("CHECKPOINT")

@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_ingest_one import _COPY, _copies
 from common import ROOT, egynews_days, egynews_rows, section, table
 
 #: (dedup-only state sizes, with-stories state sizes, requests per state, seconds per state)
@@ -79,7 +80,6 @@ def synthetic_state(copies: int, states: Path | None, tmp: Path) -> tuple[Path, 
     """The ``44k x copies`` state (see the module docstring): its file, article count and the
     seconds spent building (0 when reused from ``states``)."""
     import duckdb
-    from bench_ingest_one import _copies
 
     keep = states or tmp
     base = keep / "s44k.duckdb"
@@ -173,30 +173,23 @@ def measure(rows: list[dict], n_state: int, stories: str, n_queries: int, max_se
             "server_peak_rss_mb": rss, "state_build_s": build_s, "ready_s": ready_s}
 
 
-#: SQL of one copy of a with-stories state, reading the attached base ``b``: {sfx} the id suffix
-#: ('' for copy 0, the base itself, else '~r{r}'), {s} the seq offset, {x} the band-key salt,
-#: {d} days the copy's times are shifted back, {r} the copy number.
+#: SQL of one copy of a with-stories state, reading the attached base ``b``: ``bench_ingest_one``'s
+#: copy of the dedup tables (the articles' times shifted back {d} days) and of the story tables
+#: (copy {r} > 0: its stories quiet, without hybrid states, as the engine keeps quiet stories).
 _STORY_COPY = [
     "INSERT INTO articles (id, seq, run_id, title, text, published, source, url, canonical_url, lang, "
     "listed_on, input_order, content_hash, version) SELECT id || '{sfx}', seq + {s}, run_id, title, text, "
     "published - INTERVAL ({d}) DAY, source, url, canonical_url || '{sfx}', lang, listed_on, input_order, "
     "content_hash || '{sfx}', version FROM b.articles",
-    "INSERT INTO signatures SELECT article_id || '{sfx}', config, kind, sig FROM b.signatures",
-    "INSERT INTO lsh_bands SELECT config, xor(key, {x}), item || '{sfx}' FROM b.lsh_bands",
-    "INSERT INTO dup_members SELECT article_id || '{sfx}', group_id || '{sfx}', similarity, "
-    "joined_via || '{sfx}', rule, run_id FROM b.dup_members",
-    "INSERT INTO dup_groups SELECT group_id || '{sfx}', representative_id || '{sfx}', size, run_id "
-    "FROM b.dup_groups",
+    *_COPY[1:],
     "INSERT INTO embeddings SELECT article_id || '{sfx}', model_id, vector, run_id FROM b.embeddings",
     "INSERT INTO stories SELECT story_id || '{sfx}', first_seen - INTERVAL ({d}) DAY, "
     "last_seen - INTERVAL ({d}) DAY, size, units, vector_sum, model_id, guard, label, label_terms, "
     "representative_id || '{sfx}', CASE WHEN {r} = 0 OR status = 'merged' THEN status ELSE 'quiet' END, "
-    "created_run, "
-    "updated_run FROM b.stories",
+    "created_run, updated_run FROM b.stories",
     "INSERT INTO story_members SELECT article_id || '{sfx}', story_id || '{sfx}', "
     "valid_from - INTERVAL ({d}) DAY, valid_to - INTERVAL ({d}) DAY, run_id, closed_run, score, reason "
     "FROM b.story_members",
-    # quiet stories keep no hybrid state (Store.mark_quiet)
     "INSERT INTO story_state SELECT story_id || '{sfx}', model_id, state, updated_run FROM b.story_state "
     "WHERE {r} = 0",
     "INSERT INTO story_events SELECT story_id || '{sfx}', kind, other_story_id || '{sfx}', "
@@ -209,15 +202,11 @@ def story_state(n_base: int, copies: int, states: Path | None, tmp: Path) -> tup
     ingested with online stories (copy 0), then ``copies - 1`` copies of every table under
     suffixed ids, with salted band keys (a posted article finds only copy 0's near-duplicates),
     times shifted back 30 days per copy and the copies' stories quiet (without hybrid states,
-    as the engine keeps quiet stories): the archive grows while
-    the active stories stay the real ones, as in an archive of months. Document frequencies are
+    as the engine keeps quiet stories): the archive grows while the active stories stay the
+    real ones, as in an archive of months. Document frequencies are
     the base's times ``copies``. Returns the file, its article count and the seconds spent
     building (0 when reused from ``states``: ``st{n_base}.duckdb``, ``st{n_base}x{copies}.duckdb``)."""
-    import re
-
     import duckdb
-
-    from clustering.store.schema import SCHEMA
 
     keep = states or tmp
     base, db = keep / f"st{n_base}.duckdb", keep / f"st{n_base}x{copies}.duckdb"
@@ -231,27 +220,9 @@ def story_state(n_base: int, copies: int, states: Path | None, tmp: Path) -> tup
     if copies == 1:
         db = base
     elif not db.exists():
-        part = db.with_name(db.name + ".part")
-        for p in (part, Path(f"{part}.wal")):
-            p.unlink(missing_ok=True)
-        con = duckdb.connect(str(part))
-        con.execute(re.sub(r"CREATE INDEX IF NOT EXISTS [^;]*;", "", SCHEMA))
-        con.execute(f"ATTACH '{base}' AS b (READ_ONLY)")
-        n = int(con.execute("SELECT max(seq) + 1 FROM b.articles").fetchall()[0][0])
-        have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'b'")
-                .fetchall()}
-        for t in ("runs", "article_versions", "counters"):
-            if t in have:  # (a base built before the counters table has none: it is scanned)
-                con.execute(f"INSERT INTO {t} SELECT * FROM b.{t}")
-        con.execute(f"INSERT INTO doc_freqs SELECT term, df * {copies} FROM b.doc_freqs")
-        for r in range(copies):
-            salt = (0x9E3779B97F4A7C15 * r) % (1 << 63)
-            for sql in _STORY_COPY:
-                con.execute(sql.format(sfx=f"~r{r}" if r else "", s=r * n, x=salt, d=30 * r, r=r))
-        con.execute("DETACH b")
-        con.execute(SCHEMA)  # the secondary indexes, each built once over all the rows
-        con.execute("CHECKPOINT")
-        con.close()
+        part = db.with_name(db.name + ".part")  # renamed once complete: a failed build is not reused
+        _copies(base, part, copies, _STORY_COPY, ("runs", "article_versions", "counters"),
+                [f"INSERT INTO doc_freqs SELECT term, df * {copies} FROM b.doc_freqs"], shift_days=30)
         part.rename(db)
     build_s = time.perf_counter() - t0 if not reused else 0.0
     with duckdb.connect(str(db), read_only=True) as con:
